@@ -1,0 +1,90 @@
+//! The config file as written: plain serde structs with `deny_unknown_fields`, so a typo is
+//! rejected with its exact path instead of being ignored. Nothing here is validated beyond
+//! its TOML type; `validate` turns these into the typed `Config`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::duration::DurationSpec;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    /// Global defaults for every route's retry, timeout and fallback settings.
+    #[serde(default)]
+    pub router: RawRouteSettings,
+    #[serde(default)]
+    pub providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub master_keys: Vec<String>,
+    pub max_body_bytes: Option<u64>,
+    pub shutdown_grace: Option<DurationSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub kind: String,
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    /// Azure OpenAI: the `api-version` query value (omit for Azure's v1 API).
+    pub api_version: Option<String>,
+    /// Extra headers sent with every request to this provider (OpenRouter's `X-Title`, ...).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Known models of this provider and what the gateway should know about them.
+    #[serde(default)]
+    pub models: BTreeMap<String, RawModel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModel {
+    pub context_window: Option<u64>,
+    pub max_output_tokens: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    pub name: String,
+    pub targets: Vec<String>,
+    pub strategy: Option<String>,
+    #[serde(flatten)]
+    pub settings: RawRouteSettings,
+}
+
+/// Retry, timeout and fallback settings; each one optional so a route can override only
+/// what it needs. Names follow what users know from other gateways.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouteSettings {
+    /// Other routes to try, in order, when this route's own targets all fail.
+    pub fallbacks: Option<Vec<String>>,
+    /// Retries per target after its first attempt.
+    pub num_retries: Option<u32>,
+    /// Per-attempt timeout (for streams: until the response headers arrive).
+    pub timeout: Option<DurationSpec>,
+    /// The deadline for the whole request across attempts (for streams: until commit).
+    pub total_timeout: Option<DurationSpec>,
+    /// Streams: the longest wait for the first content chunk before trying elsewhere.
+    pub ttft_timeout: Option<DurationSpec>,
+    /// Streams: the longest silence between chunks once the stream reaches the client.
+    pub stream_idle_timeout: Option<DurationSpec>,
+    /// First backoff delay between retries; doubles each retry, with jitter.
+    pub retry_backoff: Option<DurationSpec>,
+    pub retry_backoff_max: Option<DurationSpec>,
+    /// A provider's Retry-After up to this long is waited out; longer moves to the next target.
+    pub max_retry_after: Option<DurationSpec>,
+}

@@ -1,0 +1,430 @@
+//! Raw config → typed `Config`. Every check reports the exact path of the value at fault
+//! (`routes[2].targets[1]: unknown provider "opneai"`), and all problems are reported at
+//! once rather than one per run.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use super::interpolate::expand;
+use super::raw::{RawConfig, RawProvider, RawRouteSettings};
+use super::{
+    Config, ConfigError, ConfigIssue, ConfigSource, DEFAULT_LISTEN, ModelInfo, ProviderConfig,
+    ProviderKind, RouteConfig, RouteSettings, ServerConfig, Strategy, defaults,
+};
+use crate::ids::{ModelId, ProviderId, RouteName, TargetRef};
+use crate::secret::Secret;
+
+struct Issues(Vec<ConfigIssue>);
+
+impl Issues {
+    fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigIssue {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn validate(
+    raw: RawConfig,
+    source: ConfigSource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut issues = Issues(Vec::new());
+    let mut text = |path: &str, s: &str, issues: &mut Issues| -> Option<String> {
+        match expand(s, env) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                issues.add(path, e);
+                None
+            }
+        }
+    };
+
+    let listen_text = raw
+        .server
+        .listen
+        .as_deref()
+        .map(|s| text("server.listen", s, &mut issues))
+        .unwrap_or_else(|| Some(DEFAULT_LISTEN.to_owned()));
+    let listen = match listen_text.map(|s| s.parse::<SocketAddr>()) {
+        Some(Ok(a)) => a,
+        Some(Err(_)) => {
+            issues.add(
+                "server.listen",
+                "expected an address like \"127.0.0.1:4000\"",
+            );
+            default_listen()
+        }
+        None => default_listen(),
+    };
+    let mut master_keys = Vec::new();
+    for (i, k) in raw.server.master_keys.iter().enumerate() {
+        let path = format!("server.master_keys[{i}]");
+        if let Some(v) = text(&path, k, &mut issues) {
+            if v.is_empty() {
+                issues.add(path, "a master key must not be empty");
+            } else {
+                master_keys.push(Secret::new(v));
+            }
+        }
+    }
+    let server = ServerConfig {
+        listen,
+        master_keys,
+        max_body_bytes: raw.server.max_body_bytes.map_or(32 << 20, |n| n as usize),
+        shutdown_grace: raw
+            .server
+            .shutdown_grace
+            .map_or(Duration::from_secs(30), |d| d.0),
+    };
+    if server.max_body_bytes < 1024 {
+        issues.add("server.max_body_bytes", "must be at least 1024");
+    }
+
+    let mut providers = BTreeMap::new();
+    for (id, p) in raw.providers {
+        let path = format!("providers.{id}");
+        if id.is_empty() || id.contains('/') {
+            issues.add(
+                &path,
+                "a provider id must be non-empty and must not contain '/'",
+            );
+            continue;
+        }
+        if let Some(pc) = provider(&id, p, &path, &mut issues, &mut text) {
+            providers.insert(pc.id.clone(), pc);
+        }
+    }
+
+    let defaults = settings(&raw.router, RouteSettings::default(), "router", &mut issues);
+    let default_fallbacks = raw.router.fallbacks.clone().unwrap_or_default();
+
+    let mut names = HashSet::new();
+    let mut routes = Vec::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let path = format!("routes[{i}]");
+        if r.name.trim().is_empty() {
+            issues.add(format!("{path}.name"), "must not be empty");
+        } else if !names.insert(r.name.clone()) {
+            issues.add(
+                format!("{path}.name"),
+                format!("duplicate route name {:?}", r.name),
+            );
+        }
+        if r.targets.is_empty() {
+            issues.add(
+                format!("{path}.targets"),
+                "a route needs at least one target",
+            );
+        }
+        let mut targets = Vec::new();
+        for (j, t) in r.targets.iter().enumerate() {
+            let tpath = format!("{path}.targets[{j}]");
+            match TargetRef::parse(t) {
+                None => issues.add(tpath, format!("expected \"provider/model\", got {t:?}")),
+                Some((p, m)) => {
+                    let pid = ProviderId::new(p);
+                    if providers.contains_key(&pid) {
+                        targets.push(TargetRef::new(pid, ModelId::new(m)));
+                    } else {
+                        issues.add(tpath, unknown_provider(p, providers.keys()));
+                    }
+                }
+            }
+        }
+        let strategy = match r.strategy.as_deref() {
+            None | Some("priority") => Strategy::Priority,
+            Some(other) => {
+                issues.add(
+                    format!("{path}.strategy"),
+                    format!("unknown strategy {other:?}; this build supports \"priority\""),
+                );
+                Strategy::Priority
+            }
+        };
+        let fallbacks: Vec<RouteName> = r
+            .settings
+            .fallbacks
+            .clone()
+            .unwrap_or_else(|| {
+                default_fallbacks
+                    .iter()
+                    .filter(|f| **f != r.name)
+                    .cloned()
+                    .collect()
+            })
+            .into_iter()
+            .map(RouteName::new)
+            .collect();
+        routes.push(RouteConfig {
+            name: RouteName::new(&r.name),
+            targets,
+            strategy,
+            fallbacks,
+            candidates: Vec::new(),
+            settings: settings(&r.settings, defaults, &path, &mut issues),
+        });
+    }
+    for (i, r) in routes.iter().enumerate() {
+        for (j, f) in r.fallbacks.iter().enumerate() {
+            if !names.contains(f.as_str()) {
+                issues.add(
+                    format!("routes[{i}].fallbacks[{j}]"),
+                    format!("unknown route {:?}", f.as_str()),
+                );
+            }
+        }
+    }
+    for (i, r) in default_fallbacks.iter().enumerate() {
+        if !names.contains(r.as_str()) {
+            issues.add(
+                format!("router.fallbacks[{i}]"),
+                format!("unknown route {r:?}"),
+            );
+        }
+    }
+    if let Some(cycle) = find_cycle(&routes) {
+        issues.add("routes", format!("fallback cycle: {}", cycle.join(" -> ")));
+    }
+    if !issues.0.is_empty() {
+        return Err(ConfigError(issues.0));
+    }
+    flatten_candidates(&mut routes);
+    Ok(Config {
+        server,
+        providers,
+        routes,
+        defaults,
+        disabled: Vec::new(),
+        source,
+    })
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4000))
+}
+
+fn provider(
+    id: &str,
+    p: RawProvider,
+    path: &str,
+    issues: &mut Issues,
+    text: &mut dyn FnMut(&str, &str, &mut Issues) -> Option<String>,
+) -> Option<ProviderConfig> {
+    let kind = match ProviderKind::ALL.iter().find(|(n, _)| *n == p.kind) {
+        Some((_, k)) => *k,
+        None => {
+            let names: Vec<_> = ProviderKind::ALL.iter().map(|(n, _)| *n).collect();
+            issues.add(
+                format!("{path}.kind"),
+                format!(
+                    "unknown kind {:?}; expected one of {}",
+                    p.kind,
+                    names.join(", ")
+                ),
+            );
+            return None;
+        }
+    };
+    if !kind.is_available() {
+        issues.add(
+            format!("{path}.kind"),
+            format!("the {:?} adapter is not in this build yet; use an OpenAI-compatible endpoint (kind = \"openai\")", p.kind),
+        );
+        return None;
+    }
+    let base_url = match &p.base_url {
+        Some(u) => text(&format!("{path}.base_url"), u, issues)?,
+        None => match defaults::default_base_url(id, kind) {
+            Some(u) => u.to_owned(),
+            None => {
+                issues.add(
+                    format!("{path}.base_url"),
+                    format!("required for kind {:?}", p.kind),
+                );
+                return None;
+            }
+        },
+    };
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        issues.add(
+            format!("{path}.base_url"),
+            format!("expected an http:// or https:// URL, got {base_url:?}"),
+        );
+        return None;
+    }
+    let api_key = match &p.api_key {
+        Some(k) => Some(Secret::new(text(&format!("{path}.api_key"), k, issues)?))
+            .filter(|s| !s.is_empty()),
+        None => None,
+    };
+    if kind == ProviderKind::Azure && api_key.is_none() {
+        issues.add(format!("{path}.api_key"), "Azure OpenAI needs an api_key");
+    }
+    let mut headers = Vec::new();
+    for (name, value) in &p.headers {
+        let hpath = format!("{path}.headers.{name}");
+        let Some(v) = text(&hpath, value, issues) else {
+            continue;
+        };
+        match (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(v),
+        ) {
+            (Ok(n), Ok(v)) => headers.push((n, v)),
+            _ => issues.add(hpath, "not a valid HTTP header"),
+        }
+    }
+    let models = p
+        .models
+        .into_iter()
+        .map(|(m, info)| {
+            (
+                ModelId::new(m),
+                ModelInfo {
+                    context_window: info.context_window,
+                    max_output_tokens: info.max_output_tokens,
+                },
+            )
+        })
+        .collect();
+    Some(ProviderConfig {
+        id: ProviderId::new(id),
+        kind,
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        api_key,
+        api_version: p.api_version,
+        headers,
+        models,
+    })
+}
+
+fn unknown_provider<'a>(name: &str, known: impl Iterator<Item = &'a ProviderId>) -> String {
+    let known: Vec<&str> = known.map(ProviderId::as_str).collect();
+    let close = known.iter().find(|k| edit_distance(k, name) <= 2);
+    match close {
+        Some(k) => format!("unknown provider {name:?} (did you mean {k:?}?)"),
+        None if known.is_empty() => {
+            format!("unknown provider {name:?}: no providers are configured")
+        }
+        None => format!(
+            "unknown provider {name:?}; configured: {}",
+            known.join(", ")
+        ),
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+fn settings(
+    raw: &RawRouteSettings,
+    base: RouteSettings,
+    path: &str,
+    issues: &mut Issues,
+) -> RouteSettings {
+    let d = |v: &Option<super::duration::DurationSpec>, dflt: Duration| v.map_or(dflt, |d| d.0);
+    let s = RouteSettings {
+        num_retries: raw.num_retries.unwrap_or(base.num_retries),
+        timeout: d(&raw.timeout, base.timeout),
+        total_timeout: d(&raw.total_timeout, base.total_timeout),
+        ttft_timeout: d(&raw.ttft_timeout, base.ttft_timeout),
+        stream_idle_timeout: d(&raw.stream_idle_timeout, base.stream_idle_timeout),
+        retry_backoff: d(&raw.retry_backoff, base.retry_backoff),
+        retry_backoff_max: d(&raw.retry_backoff_max, base.retry_backoff_max),
+        max_retry_after: d(&raw.max_retry_after, base.max_retry_after),
+    };
+    if s.num_retries > 10 {
+        issues.add(format!("{path}.num_retries"), "at most 10");
+    }
+    for (name, v) in [
+        ("timeout", s.timeout),
+        ("total_timeout", s.total_timeout),
+        ("ttft_timeout", s.ttft_timeout),
+        ("stream_idle_timeout", s.stream_idle_timeout),
+    ] {
+        if v.is_zero() {
+            issues.add(format!("{path}.{name}"), "must be greater than zero");
+        }
+    }
+    s
+}
+
+fn find_cycle(routes: &[RouteConfig]) -> Option<Vec<String>> {
+    fn visit<'a>(
+        r: &'a RouteConfig,
+        routes: &'a [RouteConfig],
+        stack: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(pos) = stack.iter().position(|n| *n == r.name.as_str()) {
+            let mut c: Vec<String> = stack[pos..].iter().map(|s| (*s).to_owned()).collect();
+            c.push(r.name.to_string());
+            return Some(c);
+        }
+        stack.push(r.name.as_str());
+        for f in &r.fallbacks {
+            if let Some(next) = routes.iter().find(|x| x.name == *f)
+                && let Some(c) = visit(next, routes, stack)
+            {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        None
+    }
+    routes
+        .iter()
+        .find_map(|r| visit(r, routes, &mut Vec::new()))
+}
+
+/// Each route's candidates: its targets, then (depth first) each fallback route's
+/// candidates, each target once.
+pub(super) fn flatten_candidates(routes: &mut [RouteConfig]) {
+    fn collect(
+        name: &RouteName,
+        routes: &[RouteConfig],
+        seen_routes: &mut HashSet<RouteName>,
+        out: &mut Vec<TargetRef>,
+    ) {
+        if !seen_routes.insert(name.clone()) {
+            return;
+        }
+        let Some(r) = routes.iter().find(|r| r.name == *name) else {
+            return;
+        };
+        for t in &r.targets {
+            if !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+        for f in &r.fallbacks {
+            collect(f, routes, seen_routes, out);
+        }
+    }
+    let all: Vec<Vec<TargetRef>> = routes
+        .iter()
+        .map(|r| {
+            let mut out = Vec::new();
+            collect(&r.name, routes, &mut HashSet::new(), &mut out);
+            out
+        })
+        .collect();
+    for (r, c) in routes.iter_mut().zip(all) {
+        r.candidates = c;
+    }
+}

@@ -1,0 +1,229 @@
+//! Dispatch: walk a plan's candidates in order, make each attempt, classify its failure and
+//! decide (`retry`) whether to wait and retry, fall back to the next candidate, or stop.
+//! Every attempt is kept, so the client's error and the request's record can say exactly
+//! what happened. Non-streaming calls are made here; streams open in `stream`, which hands
+//! back a committed stream for the relay.
+
+pub mod retry;
+pub mod stream;
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use modelmux_wire::Usage;
+use modelmux_wire::openai::{ChatBody, ChatSummary, ResponsePeek};
+use tokio::time::Instant;
+
+use crate::error::GatewayError;
+use crate::ids::{ModelId, TargetRef};
+use crate::providers::{ErrorKind, ProviderError, Upstreams, transport_error};
+use crate::routing::{Candidate, Plan};
+use retry::{Next, decide};
+
+/// One upstream attempt, successful or not.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub target: TargetRef,
+    pub status: Option<u16>,
+    pub error: Option<ErrorKind>,
+    pub message: Option<String>,
+    pub latency: Duration,
+    /// Streams: time to the first content chunk.
+    pub ttft: Option<Duration>,
+}
+
+/// What a successful walk returns: the answer, the candidate that gave it, and all attempts.
+#[derive(Debug)]
+pub struct Walked<T> {
+    pub answer: T,
+    pub target: TargetRef,
+    pub attempts: Vec<Attempt>,
+}
+
+/// The failure of a walk: the error for the client, and all attempts.
+#[derive(Debug)]
+pub struct WalkError {
+    pub error: GatewayError,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Walks `plan`, calling `call(candidate, remaining)` until one succeeds; `remaining` is the
+/// time left before the request's deadline, which bounds the attempt.
+pub async fn walk<T, F, Fut>(
+    plan: &Plan,
+    summary: &ChatSummary,
+    mut call: F,
+) -> Result<Walked<T>, WalkError>
+where
+    F: FnMut(&Candidate, Duration) -> Fut,
+    Fut: Future<Output = Result<(T, Option<Duration>), ProviderError>>,
+{
+    let s = &plan.settings;
+    let deadline = Instant::now() + s.total_timeout;
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut window_floor: Option<u64> = None;
+    let mut last_context_error: Option<(TargetRef, ProviderError)> = None;
+    let mut retry_after_hint: Option<Duration> = None;
+
+    for cand in &plan.candidates {
+        if let (Some(floor), Some(w)) = (window_floor, cand.info.context_window)
+            && w <= floor
+        {
+            continue;
+        }
+        let mut n = 0u32;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(WalkError {
+                    error: GatewayError::Deadline {
+                        attempts: attempts.clone(),
+                    },
+                    attempts,
+                });
+            }
+            let started = Instant::now();
+            let result = call(cand, remaining).await;
+            let latency = started.elapsed();
+            match result {
+                Ok((answer, ttft)) => {
+                    attempts.push(Attempt {
+                        target: cand.target.clone(),
+                        status: Some(200),
+                        error: None,
+                        message: None,
+                        latency,
+                        ttft,
+                    });
+                    return Ok(Walked {
+                        answer,
+                        target: cand.target.clone(),
+                        attempts,
+                    });
+                }
+                Err(err) => {
+                    tracing::debug!(target = %cand.target, attempt = n, error = %err, "attempt failed");
+                    attempts.push(Attempt {
+                        target: cand.target.clone(),
+                        status: err.status,
+                        error: Some(err.kind),
+                        message: Some(err.message.clone()),
+                        latency,
+                        ttft: None,
+                    });
+                    if err.kind == ErrorKind::RateLimited {
+                        retry_after_hint = err.retry_after.or(retry_after_hint);
+                    }
+                    let remaining = deadline.saturating_duration_since(Instant::now());
+                    match decide(&err, n, s, remaining, fastrand::f64()) {
+                        Next::RetryAfter(wait) => {
+                            tokio::time::sleep(wait).await;
+                            n += 1;
+                        }
+                        Next::NextTarget => break,
+                        Next::LargerWindow => {
+                            let floor = cand
+                                .info
+                                .context_window
+                                .unwrap_or_else(|| summary.estimated_input_tokens());
+                            window_floor = Some(window_floor.map_or(floor, |f| f.max(floor)));
+                            last_context_error = Some((cand.target.clone(), err));
+                            break;
+                        }
+                        Next::Stop => {
+                            return Err(WalkError {
+                                error: GatewayError::Upstream {
+                                    target: cand.target.clone(),
+                                    error: Box::new(err),
+                                },
+                                attempts,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Nothing answered. A context-length failure with no larger window left is the client's
+    // prompt being too long: say so rather than blame the providers.
+    let only_context = attempts
+        .iter()
+        .all(|a| a.error == Some(ErrorKind::ContextLengthExceeded));
+    if let (Some((target, error)), true) = (last_context_error, only_context) {
+        return Err(WalkError {
+            error: GatewayError::Upstream { target, error: Box::new(error) },
+            attempts,
+        });
+    }
+    if attempts.iter().any(|a| a.error == Some(ErrorKind::Timeout)) && Instant::now() >= deadline {
+        return Err(WalkError {
+            error: GatewayError::Deadline {
+                attempts: attempts.clone(),
+            },
+            attempts,
+        });
+    }
+    Err(WalkError {
+        error: GatewayError::AllFailed {
+            attempts: attempts.clone(),
+            retry_after: retry_after_hint,
+        },
+        attempts,
+    })
+}
+
+/// The request body for an OpenAI-format target: the client's body with `model` set to the
+/// target's model and, for streams, usage requested so every stream can be priced.
+pub fn openai_body(body: &ChatBody, model: &ModelId, stream: bool) -> Bytes {
+    let mut b = body.clone();
+    b.set("model", model.as_str());
+    if stream {
+        let mut opts: serde_json::Map<String, serde_json::Value> = b
+            .get("stream_options")
+            .and_then(|raw| serde_json::from_str(raw.get()).ok())
+            .unwrap_or_default();
+        opts.insert("include_usage".to_owned(), serde_json::Value::Bool(true));
+        b.set("stream_options", &opts);
+    }
+    Bytes::from(b.to_bytes())
+}
+
+/// A complete non-streaming answer.
+#[derive(Debug)]
+pub struct JsonAnswer {
+    pub body: Bytes,
+    pub usage: Option<Usage>,
+    pub upstream_request_id: Option<http::HeaderValue>,
+}
+
+/// One non-streaming attempt, bounded by `timeout` from send to the last body byte.
+pub async fn call_json(
+    up: &Upstreams,
+    target: &TargetRef,
+    body: Bytes,
+    timeout: Duration,
+) -> Result<JsonAnswer, ProviderError> {
+    let attempt = async {
+        let resp = up.send(target, body, false).await?;
+        let upstream_request_id = resp.headers().get("x-request-id").cloned();
+        let bytes = resp.bytes().await.map_err(transport_error)?;
+        let peek = ResponsePeek::parse(&bytes).ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::UpstreamError,
+                "the provider answered 200 with a body that is not a JSON object",
+            )
+        })?;
+        Ok(JsonAnswer {
+            body: bytes,
+            usage: peek.usage.map(|u| u.to_canonical()),
+            upstream_request_id,
+        })
+    };
+    tokio::time::timeout(timeout, attempt).await.map_err(|_| {
+        ProviderError::new(
+            ErrorKind::Timeout,
+            format!("no answer within {}", humantime::format_duration(timeout)),
+        )
+    })?
+}

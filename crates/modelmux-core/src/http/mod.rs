@@ -1,0 +1,79 @@
+//! The HTTP surface: the axum router with every endpoint, the body reader that enforces the
+//! size limit, and the fallbacks that answer unknown paths and wrong methods in the OpenAI
+//! error shape rather than axum's plain text. A request enters at `chat::completions`.
+
+mod chat;
+mod meta;
+pub mod respond;
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::Response;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+
+use crate::error::{ClientFormat, GatewayError};
+use crate::state::AppState;
+
+/// The gateway's router over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat::completions))
+        .route("/chat/completions", post(chat::completions))
+        .route("/v1/models", get(meta::models))
+        .route("/models", get(meta::models))
+        .route("/healthz", get(meta::healthz))
+        .route("/readyz", get(meta::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+async fn not_found(uri: http::Uri) -> Response {
+    respond::error(
+        &GatewayError::NotFound(format!(
+            "Unknown path {}: modelmux serves /v1/chat/completions and /v1/models.",
+            uri.path()
+        )),
+        ClientFormat::OpenAiChat,
+        &respond::Meta::default(),
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    respond::error(
+        &GatewayError::MethodNotAllowed,
+        ClientFormat::OpenAiChat,
+        &respond::Meta::default(),
+    )
+}
+
+/// Reads a request body up to `limit` bytes; larger bodies get 413, before or while reading.
+pub async fn read_body(
+    headers: &http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, GatewayError> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(GatewayError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(GatewayError::PayloadTooLarge { limit })
+        }
+        Err(_) => Err(GatewayError::InvalidRequest {
+            message: "The request body could not be read.".into(),
+            param: None,
+            code: None,
+        }),
+    }
+}

@@ -1,0 +1,84 @@
+//! Building responses: the `x-modelmux-*` headers every answer carries (request id, route,
+//! target, attempts) and the one function that turns a `GatewayError` into a response in the
+//! client's wire format.
+
+use axum::body::Body;
+use axum::response::Response;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use crate::error::{ClientFormat, GatewayError};
+use crate::ids::RequestId;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-modelmux-request-id");
+pub const ROUTE: HeaderName = HeaderName::from_static("x-modelmux-route");
+pub const TARGET: HeaderName = HeaderName::from_static("x-modelmux-target");
+pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-modelmux-attempts");
+pub const UPSTREAM_REQUEST_ID: HeaderName =
+    HeaderName::from_static("x-modelmux-upstream-request-id");
+
+/// What the gateway knows about a request when it answers.
+#[derive(Debug, Default, Clone)]
+pub struct Meta {
+    pub request_id: Option<RequestId>,
+    pub route: Option<String>,
+    pub target: Option<String>,
+    pub attempts: usize,
+    pub upstream_request_id: Option<HeaderValue>,
+}
+
+impl Meta {
+    pub fn apply(&self, h: &mut HeaderMap) {
+        let mut put = |name: HeaderName, v: &str| {
+            if let Ok(v) = HeaderValue::try_from(v) {
+                h.insert(name, v);
+            }
+        };
+        if let Some(id) = &self.request_id {
+            put(REQUEST_ID, id.as_str());
+        }
+        if let Some(r) = &self.route {
+            put(ROUTE, r);
+        }
+        if let Some(t) = &self.target {
+            put(TARGET, t);
+        }
+        if self.request_id.is_some() {
+            put(ATTEMPTS, &self.attempts.to_string());
+        }
+        if let Some(u) = &self.upstream_request_id {
+            h.insert(UPSTREAM_REQUEST_ID, u.clone());
+        }
+    }
+}
+
+pub fn json(status: StatusCode, body: impl Into<Body>, meta: &Meta) -> Response {
+    let mut resp = Response::new(body.into());
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    meta.apply(resp.headers_mut());
+    resp
+}
+
+/// The error response in the client's format, with `Retry-After` when a provider gave one
+/// and `x-should-retry: false` once the gateway has already retried and fallen back.
+pub fn error(err: &GatewayError, format: ClientFormat, meta: &Meta) -> Response {
+    let mut resp = json(err.status(), err.body(format), meta);
+    if let Some(ra) = err.retry_after() {
+        let secs = ra.as_secs() + u64::from(ra.subsec_nanos() > 0);
+        if let Ok(v) = HeaderValue::try_from(secs.to_string()) {
+            resp.headers_mut().insert(http::header::RETRY_AFTER, v);
+        }
+    }
+    if matches!(
+        err,
+        GatewayError::AllFailed { .. } | GatewayError::Deadline { .. }
+    ) && meta.attempts > 1
+    {
+        resp.headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
+    }
+    resp
+}

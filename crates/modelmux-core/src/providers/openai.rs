@@ -1,0 +1,90 @@
+//! The OpenAI Chat Completions adapter, for OpenAI itself, every OpenAI-compatible server
+//! (vLLM, Ollama, Groq, Mistral, DeepSeek, Together, OpenRouter, ...) and Azure OpenAI.
+//! Azure differs only in its URL (a deployment path and `api-version`, or the v1 API when
+//! no version is set) and its `api-key` header.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+
+use crate::config::{ProviderConfig, ProviderKind};
+use crate::ids::ModelId;
+
+pub(super) struct OpenAiProvider {
+    pub(super) config: ProviderConfig,
+    chat_url: String,
+    auth: Option<(HeaderName, HeaderValue)>,
+}
+
+impl OpenAiProvider {
+    pub(super) fn new(config: &ProviderConfig) -> Self {
+        let auth = config.api_key.as_ref().and_then(|k| {
+            let (name, value) = match config.kind {
+                ProviderKind::Azure => (HeaderName::from_static("api-key"), k.expose().to_owned()),
+                _ => (
+                    http::header::AUTHORIZATION,
+                    format!("Bearer {}", k.expose()),
+                ),
+            };
+            let mut v = HeaderValue::try_from(value).ok()?;
+            v.set_sensitive(true);
+            Some((name, v))
+        });
+        Self {
+            chat_url: format!("{}/chat/completions", config.base_url),
+            config: config.clone(),
+            auth,
+        }
+    }
+
+    fn url(&self, model: &ModelId) -> String {
+        match (self.config.kind, &self.config.api_version) {
+            (ProviderKind::Azure, Some(version)) => format!(
+                "{}/openai/deployments/{}/chat/completions?api-version={}",
+                self.config.base_url,
+                urlencode(model.as_str()),
+                urlencode(version)
+            ),
+            _ => self.chat_url.clone(),
+        }
+    }
+
+    pub(super) fn chat_request(
+        &self,
+        client: &reqwest::Client,
+        model: &ModelId,
+        body: Bytes,
+        stream: bool,
+    ) -> reqwest::RequestBuilder {
+        let mut req = client
+            .post(self.url(model))
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(
+                http::header::ACCEPT,
+                if stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            );
+        if let Some((name, value)) = &self.auth {
+            req = req.header(name.clone(), value.clone());
+        }
+        for (name, value) in &self.config.headers {
+            req = req.header(name.clone(), value.clone());
+        }
+        req.body(body)
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

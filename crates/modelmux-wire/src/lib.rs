@@ -1,0 +1,11 @@
+//! modelmux-wire: the data side of the gateway. It holds the wire types of each provider API,
+//! the canonical types the gateway reasons about, and the SSE framing used to read and write
+//! streams. Everything here is pure: no tokio, no HTTP client, no I/O. A request enters the
+//! gateway as bytes, is decoded here (`openai::chat::ChatBody`), summarised for routing, and
+//! leaves again as bytes built here; stream chunks are parsed and re-framed by `sse`.
+
+pub mod canonical;
+pub mod openai;
+pub mod sse;
+
+pub use canonical::{FinishReason, Usage};

@@ -1,0 +1,383 @@
+//! Chat Completions request bodies. The body is kept as an ordered map of raw JSON values so
+//! that every field the gateway does not know reaches the provider unchanged, in its original
+//! order and spelling; only the fields the gateway acts on (`model`, `stream`,
+//! `stream_options`, token limits) are read or rewritten. `ChatBody::summary` validates what
+//! the gateway depends on and returns the errors a client should see, with the offending
+//! parameter named.
+
+use std::borrow::Cow;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+
+/// A client mistake found while decoding a body: the message, the parameter at fault, and an
+/// OpenAI-style error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct DecodeError {
+    pub message: String,
+    pub param: Option<String>,
+    pub code: Option<&'static str>,
+}
+
+impl DecodeError {
+    fn invalid(param: &str, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            param: Some(param.to_owned()),
+            code: None,
+        }
+    }
+
+    fn missing(param: &str) -> Self {
+        Self {
+            message: format!("Missing required parameter: '{param}'."),
+            param: Some(param.to_owned()),
+            code: Some("missing_required_parameter"),
+        }
+    }
+}
+
+/// A decoded Chat Completions body: every top-level field, raw, in order.
+#[derive(Debug, Clone)]
+pub struct ChatBody {
+    fields: IndexMap<String, Box<RawValue>>,
+}
+
+/// What the gateway needs to know about a request, read once at ingress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatSummary {
+    pub model: String,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// `max_completion_tokens`, or the deprecated `max_tokens`.
+    pub max_output_tokens: Option<u64>,
+    pub message_count: usize,
+    /// Characters of text content over all messages: the base of the token estimate.
+    pub text_chars: usize,
+    pub has_tools: bool,
+    pub has_images: bool,
+}
+
+impl ChatSummary {
+    /// A fast token estimate of the prompt (about four characters a token, plus framing per
+    /// message). Good enough to compare against context windows; not for billing.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        (self.text_chars as u64).div_ceil(4) + 4 * self.message_count as u64
+    }
+}
+
+#[derive(Deserialize)]
+struct MessageLite<'a> {
+    #[serde(borrow)]
+    role: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Option<ContentLite<'a>>,
+    #[serde(default, borrow)]
+    tool_call_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<IgnoredAny>,
+    #[serde(default)]
+    function_call: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ContentLite<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Parts(#[serde(borrow)] Vec<PartLite<'a>>),
+    Null(()),
+}
+
+#[derive(Deserialize)]
+struct PartLite<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptionsLite {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+impl ChatBody {
+    /// Decodes a body. Fails when it is not JSON or not an object.
+    pub fn parse(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let fields: IndexMap<String, Box<RawValue>> =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError {
+                message: if e.is_data() {
+                    "The request body must be a JSON object.".to_owned()
+                } else {
+                    format!("We could not parse the JSON body of your request: {e}")
+                },
+                param: None,
+                code: None,
+            })?;
+        Ok(Self { fields })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&RawValue> {
+        self.fields.get(key).map(|v| &**v)
+    }
+
+    /// Replaces (or appends) a field with a value serialised from `value`.
+    pub fn set<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
+        if let Ok(raw) = serde_json::value::to_raw_value(value) {
+            if let Some(slot) = self.fields.get_mut(key) {
+                *slot = raw;
+            } else {
+                self.fields.insert(key.to_owned(), raw);
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<Box<RawValue>> {
+        self.fields.shift_remove(key)
+    }
+
+    /// Serialises the body back; unknown fields come out exactly as they came in.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            self.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .sum::<usize>()
+                + 2,
+        );
+        out.push(b'{');
+        for (i, (k, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Keys came from JSON, so serialising them as strings cannot fail.
+            let _ = serde_json::to_writer(&mut out, k);
+            out.push(b':');
+            out.extend_from_slice(v.get().as_bytes());
+        }
+        out.push(b'}');
+        out
+    }
+
+    fn typed<'a, T: Deserialize<'a>>(
+        &'a self,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<T>, DecodeError> {
+        match self.fields.get(key) {
+            None => Ok(None),
+            Some(v) if v.get() == "null" => Ok(None),
+            Some(v) => serde_json::from_str(v.get()).map(Some).map_err(|_| {
+                DecodeError::invalid(key, format!("Invalid type for '{key}': expected {what}."))
+            }),
+        }
+    }
+
+    /// Validates the fields the gateway relies on and summarises the request.
+    pub fn summary(&self) -> Result<ChatSummary, DecodeError> {
+        let model: Cow<'_, str> = self
+            .typed("model", "a string")?
+            .ok_or_else(|| DecodeError::missing("model"))?;
+        if model.trim().is_empty() {
+            return Err(DecodeError::invalid("model", "'model' must not be empty."));
+        }
+        let stream: bool = self.typed("stream", "a boolean")?.unwrap_or(false);
+        let include_usage = self
+            .typed::<StreamOptionsLite>("stream_options", "an object")?
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        let max_output_tokens =
+            match self.typed::<u64>("max_completion_tokens", "a positive integer")? {
+                Some(n) => Some(n),
+                None => self.typed::<u64>("max_tokens", "a positive integer")?,
+            };
+        if max_output_tokens == Some(0) {
+            return Err(DecodeError::invalid(
+                if self.fields.contains_key("max_completion_tokens") {
+                    "max_completion_tokens"
+                } else {
+                    "max_tokens"
+                },
+                "The token limit must be at least 1.",
+            ));
+        }
+        let tools: Option<Vec<IgnoredAny>> = self.typed("tools", "an array")?;
+        let raw_messages = self
+            .fields
+            .get("messages")
+            .ok_or_else(|| DecodeError::missing("messages"))?;
+        let messages: Vec<MessageLite<'_>> =
+            serde_json::from_str(raw_messages.get()).map_err(|e| {
+                DecodeError::invalid(
+                    "messages",
+                    format!("Invalid 'messages': {}", strip_position(&e)),
+                )
+            })?;
+        if messages.is_empty() {
+            return Err(DecodeError::invalid(
+                "messages",
+                "Invalid 'messages': empty array. Expected an array with minimum length 1.",
+            ));
+        }
+        let mut text_chars = 0;
+        let mut has_images = false;
+        for (i, m) in messages.iter().enumerate() {
+            let role = m
+                .role
+                .as_deref()
+                .ok_or_else(|| DecodeError::missing(&format!("messages[{i}].role")))?;
+            match role {
+                "system" | "developer" | "user" | "assistant" | "tool" | "function" => {}
+                other => {
+                    return Err(DecodeError::invalid(
+                        &format!("messages[{i}].role"),
+                        format!(
+                            "Invalid value: '{other}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'."
+                        ),
+                    ));
+                }
+            }
+            if role == "tool" && m.tool_call_id.is_none() {
+                return Err(DecodeError::missing(&format!("messages[{i}].tool_call_id")));
+            }
+            let has_calls = m.tool_calls.is_some() || m.function_call.is_some();
+            match &m.content {
+                Some(ContentLite::Text(t)) => text_chars += t.len(),
+                Some(ContentLite::Parts(parts)) => {
+                    for p in parts {
+                        match p.kind.as_deref() {
+                            Some("image_url") | Some("input_image") => has_images = true,
+                            _ => {}
+                        }
+                        text_chars += p.text.as_deref().map_or(0, str::len);
+                    }
+                }
+                // Only an assistant turn that calls tools may go without content.
+                Some(ContentLite::Null(())) | None if role == "assistant" && has_calls => {}
+                Some(ContentLite::Null(())) | None => {
+                    return Err(DecodeError::missing(&format!("messages[{i}].content")));
+                }
+            }
+        }
+        Ok(ChatSummary {
+            model: model.into_owned(),
+            stream,
+            include_usage,
+            max_output_tokens,
+            message_count: messages.len(),
+            text_chars,
+            has_tools: tools.is_some_and(|t| !t.is_empty()),
+            has_images,
+        })
+    }
+}
+
+/// serde's messages end with "at line 1 column 123", which means nothing to a client.
+fn strip_position(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(body: &str) -> Result<ChatSummary, DecodeError> {
+        ChatBody::parse(body.as_bytes())?.summary()
+    }
+
+    #[test]
+    fn keeps_unknown_fields_in_order() {
+        let src = r#"{"model":"m","x_custom":{"deep":[1,2,{"k":"v"}]},"messages":[{"role":"user","content":"hi"}],"zzz":null}"#;
+        let mut body = ChatBody::parse(src.as_bytes()).unwrap();
+        assert_eq!(String::from_utf8(body.to_bytes()).unwrap(), src);
+        body.set("model", "other");
+        assert_eq!(
+            String::from_utf8(body.to_bytes()).unwrap(),
+            src.replace(r#""model":"m""#, r#""model":"other""#)
+        );
+    }
+
+    #[test]
+    fn summary_reads_what_routing_needs() {
+        let s = summary(
+            r#"{"model":"chat","stream":true,"stream_options":{"include_usage":true},"max_tokens":7,
+            "tools":[{"type":"function","function":{"name":"f"}}],
+            "messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"abcd"},{"type":"image_url","image_url":{"url":"data:x"}}]},
+            {"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","tool_call_id":"c","content":"r"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(s.model, "chat");
+        assert!(s.stream && s.include_usage && s.has_tools && s.has_images);
+        assert_eq!(s.max_output_tokens, Some(7));
+        assert_eq!(s.message_count, 4);
+        assert_eq!(s.text_chars, 9 + 4 + 1);
+    }
+
+    #[test]
+    fn client_mistakes_name_their_param() {
+        let cases = [
+            ("{", None),
+            ("[1]", None),
+            (
+                r#"{"messages":[{"role":"user","content":"x"}]}"#,
+                Some("model"),
+            ),
+            (
+                r#"{"model":"","messages":[{"role":"user","content":"x"}]}"#,
+                Some("model"),
+            ),
+            (r#"{"model":5,"messages":[]}"#, Some("model")),
+            (r#"{"model":"m"}"#, Some("messages")),
+            (r#"{"model":"m","messages":[]}"#, Some("messages")),
+            (r#"{"model":"m","messages":"hi"}"#, Some("messages")),
+            (
+                r#"{"model":"m","messages":[{"content":"x"}]}"#,
+                Some("messages[0].role"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"robot","content":"x"}]}"#,
+                Some("messages[0].role"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user"}]}"#,
+                Some("messages[0].content"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"tool","content":"x"}]}"#,
+                Some("messages[0].tool_call_id"),
+            ),
+            (
+                r#"{"model":"m","stream":"yes","messages":[{"role":"user","content":"x"}]}"#,
+                Some("stream"),
+            ),
+            (
+                r#"{"model":"m","max_tokens":-1,"messages":[{"role":"user","content":"x"}]}"#,
+                Some("max_tokens"),
+            ),
+            (
+                r#"{"model":"m","max_completion_tokens":0,"messages":[{"role":"user","content":"x"}]}"#,
+                Some("max_completion_tokens"),
+            ),
+            (
+                r#"{"model":"m","tools":{},"messages":[{"role":"user","content":"x"}]}"#,
+                Some("tools"),
+            ),
+        ];
+        for (body, param) in cases {
+            let err = summary(body).expect_err(body);
+            assert_eq!(err.param.as_deref(), param, "{body}: {err}");
+            // Positions help with malformed JSON; in a field error they are noise.
+            if param.is_some() {
+                assert!(!err.message.contains("line 1"), "{}", err.message);
+            }
+        }
+    }
+}

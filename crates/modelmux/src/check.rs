@@ -1,0 +1,70 @@
+//! `modelmux check`: validate a config and print the resolved routes with their candidates
+//! and retry settings. Exits 1 when the config has errors, each printed with its path.
+
+use std::process::ExitCode;
+
+use modelmux_core::Config;
+
+use crate::cli::CheckArgs;
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => match Config::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{}: {} error(s)", path.display(), e.0.len());
+                for issue in &e.0 {
+                    if issue.path.is_empty() {
+                        eprintln!("  error: {}", issue.message);
+                    } else {
+                        eprintln!("  error: {}: {}", issue.path, issue.message);
+                    }
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => Config::embedded(&|k| std::env::var(k).ok()),
+    };
+    print!("{}", render(&config));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(config: &Config) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "config ok: {} provider(s), {} route(s)",
+        config.providers.len(),
+        config.routes.len()
+    );
+    for p in config.providers.values() {
+        let _ = writeln!(out, "provider {} ({}) {}", p.id, p.kind.name(), p.base_url);
+    }
+    for (p, why) in &config.disabled {
+        let _ = writeln!(out, "provider {p} disabled: {why}");
+    }
+    for r in &config.routes {
+        let s = r.settings;
+        let chain: Vec<String> = r.candidates.iter().map(ToString::to_string).collect();
+        let _ = writeln!(out, "route {}: {}", r.name, chain.join(" -> "));
+        let _ = writeln!(
+            out,
+            "  num_retries={} timeout={} total_timeout={} ttft_timeout={} max_retry_after={}",
+            s.num_retries,
+            humantime::format_duration(s.timeout),
+            humantime::format_duration(s.total_timeout),
+            humantime::format_duration(s.ttft_timeout),
+            humantime::format_duration(s.max_retry_after)
+        );
+        let calls = r.candidates.len() as u32 * (s.num_retries + 1);
+        let _ = writeln!(out, "  worst case: {calls} upstream call(s) per request");
+    }
+    if config.providers.is_empty() {
+        let _ = writeln!(
+            out,
+            "warning: no provider is configured; set a provider key or write a config (see README)"
+        );
+    }
+    out
+}

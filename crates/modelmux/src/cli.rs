@@ -1,0 +1,71 @@
+//! Command-line definitions (clap). Every subcommand that reads configuration takes
+//! `--config FILE`, so one flag points them all at one deployment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "modelmux",
+    version,
+    about = "An LLM gateway and router: one OpenAI-compatible endpoint in front of every model provider."
+)]
+pub struct Cli {
+    /// Log filter (e.g. `info`, `modelmux=debug`); defaults to RUST_LOG or `info`.
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (the embedded default when no --config is given).
+    Serve(ServeArgs),
+    /// Run a simulated OpenAI-format provider with scripted latency and faults.
+    Sim(SimArgs),
+    /// Start three simulated providers and a gateway, send mixed traffic, print what happened.
+    Demo(DemoArgs),
+    /// Validate a config and print the resolved routes; exits non-zero on errors.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML). Without it: every well-known provider whose key is in the environment.
+    #[arg(long, short, env = "MODELMUX_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address, overriding `server.listen` (port 0 picks a free port).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Simulator config (TOML: api_key, [default], [models.NAME] behaviours).
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many requests to send.
+    #[arg(long, default_value_t = 300)]
+    pub requests: usize,
+    /// How many at once.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Share of requests that stream, in percent.
+    #[arg(long, default_value_t = 30)]
+    pub stream_percent: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[arg(long, short, env = "MODELMUX_CONFIG")]
+    pub config: Option<PathBuf>,
+}

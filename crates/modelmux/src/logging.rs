@@ -1,0 +1,16 @@
+//! Log set-up: tracing to stderr, filtered by `--log` or `RUST_LOG` (default `info`). Stdout
+//! stays free for what a subcommand prints (the demo's table, the listen address).
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init(filter: Option<&str>) {
+    let filter = filter
+        .map(EnvFilter::new)
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}

@@ -1,0 +1,51 @@
+//! The `modelmux` binary: a thin main that parses the command line and hands over to one
+//! subcommand module (`serve`, `sim`, `demo`, `check`). All gateway logic lives in
+//! modelmux-core; this crate only wires configuration, signals and terminal output.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool prints its results"
+)]
+
+mod check;
+mod cli;
+mod demo;
+mod logging;
+mod serve;
+mod signals;
+mod sim;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init(cli.log.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("modelmux: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            cli::Command::Serve(args) => serve::run(args).await,
+            cli::Command::Sim(args) => sim::run(args).await,
+            cli::Command::Demo(args) => demo::run(args).await,
+            cli::Command::Check(args) => check::run(args),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("modelmux: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
