@@ -231,5 +231,5 @@ impl Config {
 }
 
 fn toml_error(e: &toml::de::Error) -> ConfigError {
-    ConfigError::one("", format!("invalid TOML: {}", e.message()))
+    ConfigError::one("", format!("invalid TOML: {}", e.to_string().trim_end()))
 }

@@ -55,15 +55,61 @@ pub struct RawModel {
     pub max_output_tokens: Option<u64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRoute {
-    pub name: String,
-    pub targets: Vec<String>,
-    pub strategy: Option<String>,
-    #[serde(flatten)]
-    pub settings: RawRouteSettings,
+/// Declares a struct with the retry, timeout and fallback settings as fields, after the
+/// given leading fields. Routes and `[router]` share the settings, written out in each
+/// rather than through `#[serde(flatten)]`, which would lose the error paths.
+macro_rules! with_settings {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$m])*
+        #[derive(Debug, Default, Clone, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $($(#[$fm])* pub $field: $ty,)*
+            /// Other routes to try, in order, when this route's own targets all fail.
+            pub fallbacks: Option<Vec<String>>,
+            /// Retries per target after its first attempt.
+            pub num_retries: Option<u32>,
+            /// Per-attempt timeout (for streams: until the response headers arrive).
+            pub timeout: Option<DurationSpec>,
+            /// The deadline for the whole request across attempts (for streams: until commit).
+            pub total_timeout: Option<DurationSpec>,
+            /// Streams: the longest wait for the first content chunk before trying elsewhere.
+            pub ttft_timeout: Option<DurationSpec>,
+            /// Streams: the longest silence between chunks once the stream reaches the client.
+            pub stream_idle_timeout: Option<DurationSpec>,
+            /// First backoff delay between retries; doubles each retry, with jitter.
+            pub retry_backoff: Option<DurationSpec>,
+            pub retry_backoff_max: Option<DurationSpec>,
+            /// A provider's Retry-After up to this long is waited out; longer moves on.
+            pub max_retry_after: Option<DurationSpec>,
+        }
+
+        impl $name {
+            pub fn settings(&self) -> RawRouteSettings {
+                RawRouteSettings {
+                    fallbacks: self.fallbacks.clone(),
+                    num_retries: self.num_retries,
+                    timeout: self.timeout,
+                    total_timeout: self.total_timeout,
+                    ttft_timeout: self.ttft_timeout,
+                    stream_idle_timeout: self.stream_idle_timeout,
+                    retry_backoff: self.retry_backoff,
+                    retry_backoff_max: self.retry_backoff_max,
+                    max_retry_after: self.max_retry_after,
+                }
+            }
+        }
+    };
 }
+
+with_settings!(
+    /// One `[[routes]]` entry.
+    RawRoute {
+        name: String,
+        targets: Vec<String>,
+        strategy: Option<String>,
+    }
+);
 
 /// Retry, timeout and fallback settings; each one optional so a route can override only
 /// what it needs. Names follow what users know from other gateways.

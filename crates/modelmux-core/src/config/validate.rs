@@ -147,7 +147,6 @@ pub(super) fn validate(
             }
         };
         let fallbacks: Vec<RouteName> = r
-            .settings
             .fallbacks
             .clone()
             .unwrap_or_else(|| {
@@ -166,7 +165,7 @@ pub(super) fn validate(
             strategy,
             fallbacks,
             candidates: Vec::new(),
-            settings: settings(&r.settings, defaults, &path, &mut issues),
+            settings: settings(&r.settings(), defaults, &path, &mut issues),
         });
     }
     for (i, r) in routes.iter().enumerate() {

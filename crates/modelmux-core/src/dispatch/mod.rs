@@ -152,7 +152,10 @@ where
         .all(|a| a.error == Some(ErrorKind::ContextLengthExceeded));
     if let (Some((target, error)), true) = (last_context_error, only_context) {
         return Err(WalkError {
-            error: GatewayError::Upstream { target, error: Box::new(error) },
+            error: GatewayError::Upstream {
+                target,
+                error: Box::new(error),
+            },
             attempts,
         });
     }

@@ -1,0 +1,156 @@
+//! Config errors name their exact path, `${VAR}` interpolation works, and settings resolve
+//! with route values over `[router]` defaults over built-in defaults.
+
+use std::time::Duration;
+
+use modelmux_core::Config;
+use modelmux_core::config::ConfigSource;
+
+fn parse(toml: &str) -> Result<Config, String> {
+    let env = |k: &str| match k {
+        "KEY" => Some("sk-from-env".to_owned()),
+        _ => None,
+    };
+    Config::from_toml(toml, ConfigSource::Inline, &env).map_err(|e| e.to_string())
+}
+
+const BASE: &str = "[providers.openai]\nkind = \"openai\"\napi_key = \"${KEY}\"\n[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n";
+
+#[test]
+fn errors_name_their_path() {
+    let cases = [
+        (
+            "[server]\nlisten = \"nowhere\"",
+            "server.listen: expected an address",
+        ),
+        ("[server]\nlisten = 5", "server.listen: invalid type"),
+        ("[sever]\nlisten = \"x\"", "sever: unknown field `sever`"),
+        (
+            "[providers.x]\nkind = \"openai\"\nbase_ur = \"http://a\"",
+            "providers.x.base_ur: unknown field `base_ur`, expected one of `kind`, `base_url`",
+        ),
+        (
+            "[providers.x]\nkind = \"opneai\"",
+            "providers.x.kind: unknown kind \"opneai\"",
+        ),
+        (
+            "[providers.x]\nkind = \"openai\"\napi_key = \"${MISSING}\"",
+            "providers.x.api_key: environment variable MISSING is not set",
+        ),
+        (
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"ftp://a\"",
+            "providers.x.base_url: expected an http:// or https:// URL",
+        ),
+        (
+            "[providers.x]\nkind = \"azure\"\nbase_url = \"https://r.openai.azure.com\"",
+            "providers.x.api_key: Azure OpenAI needs an api_key",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"openai/gpt-4o\", \"opneai/gpt-4o\"]",
+            "routes[0].targets[1]: unknown provider \"opneai\" (did you mean \"openai\"?)",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"gpt-4o\"]",
+            "routes[0].targets[0]: expected \"provider/model\"",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = []",
+            "routes[0].targets: a route needs at least one target",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\nstrategy = \"fastest\"",
+            "routes[0].strategy: unknown strategy \"fastest\"",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\ntimeout = \"soon\"",
+            "routes[0].timeout: invalid duration \"soon\"",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\ntaregts = []",
+            "routes[0].taregts: unknown field `taregts`",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\nfallbacks = [\"nope\"]",
+            "routes[0].fallbacks[0]: unknown route \"nope\"",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]",
+            "routes[1].name: duplicate route name \"c\"",
+        ),
+        (
+            "[[routes]]\nname = \"a\"\ntargets = [\"local/m\"]\nfallbacks = [\"b\"]\n[[routes]]\nname = \"b\"\ntargets = [\"local/n\"]\nfallbacks = [\"a\"]",
+            "routes: fallback cycle: a -> b -> a",
+        ),
+        (
+            "[router]\nnum_retries = 50",
+            "router.num_retries: at most 10",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\ntimeout = 0",
+            "routes[0].timeout: must be greater than zero",
+        ),
+        (
+            "[server]\nmax_body_bytes = \"big\"",
+            "server.max_body_bytes: invalid type",
+        ),
+        ("[[routes]\nname = 1", "invalid TOML"),
+    ];
+    for (extra, expected) in cases {
+        let err = parse(&format!("{BASE}{extra}")).expect_err(extra);
+        assert!(
+            err.contains(expected),
+            "config:\n{extra}\nexpected {expected:?}\ngot {err:?}"
+        );
+    }
+}
+
+#[test]
+fn several_errors_are_reported_at_once() {
+    let err = parse("[[routes]]\nname = \"\"\ntargets = [\"x/y\", \"z\"]").unwrap_err();
+    assert_eq!(err.lines().count(), 3, "{err}");
+}
+
+#[test]
+fn interpolation_and_defaults() {
+    let c = parse(&format!(
+        "{BASE}[router]\nnum_retries = 1\nttft_timeout = 12\n[[routes]]\nname = \"chat\"\ntargets = [\"openai/gpt-4o-mini\", \"local/qwen\"]\ntimeout = \"1m 30s\"\nfallbacks = [\"other\"]\n[[routes]]\nname = \"other\"\ntargets = [\"local/llama\"]\nnum_retries = 4\n"
+    ))
+    .unwrap();
+    let openai = c
+        .providers
+        .values()
+        .find(|p| p.id.as_str() == "openai")
+        .unwrap();
+    assert_eq!(openai.api_key.as_ref().unwrap().expose(), "sk-from-env");
+    assert_eq!(openai.base_url, "https://api.openai.com/v1");
+    let chat = c.route("chat").unwrap();
+    assert_eq!(chat.settings.num_retries, 1);
+    assert_eq!(chat.settings.timeout, Duration::from_secs(90));
+    assert_eq!(chat.settings.ttft_timeout, Duration::from_secs(12));
+    assert_eq!(chat.settings.max_retry_after, Duration::from_secs(10));
+    let chain: Vec<String> = chat.candidates.iter().map(ToString::to_string).collect();
+    assert_eq!(chain, ["openai/gpt-4o-mini", "local/qwen", "local/llama"]);
+    assert_eq!(c.route("other").unwrap().settings.num_retries, 4);
+    assert!(
+        !format!("{c:?}").contains("sk-from-env"),
+        "a secret in Debug output"
+    );
+}
+
+#[test]
+fn example_configs_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") && !path.to_string_lossy().contains("sim")
+        {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let env = |_: &str| Some("placeholder".to_owned());
+            Config::from_toml(&text, ConfigSource::File(path.clone()), &env)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 1, "no example configs in {}", dir.display());
+}
