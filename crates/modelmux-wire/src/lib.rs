@@ -4,8 +4,13 @@
 //! gateway as bytes, is decoded here (`openai::chat::ChatBody`), summarised for routing, and
 //! leaves again as bytes built here; stream chunks are parsed and re-framed by `sse`.
 
+pub mod anthropic;
+pub mod bedrock;
 pub mod canonical;
+pub mod codec;
+pub mod gemini;
 pub mod openai;
 pub mod sse;
 
-pub use canonical::{FinishReason, Usage};
+pub use canonical::{ChatRequest, ChatResponse, FinishReason, StreamEvent, Usage, WireFormat};
+pub use codec::{StreamDecoder, StreamEncoder, TranslateError};

@@ -8,72 +8,7 @@ use std::time::Duration;
 
 use modelmux_wire::openai::ErrorBody;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    /// 429 that clears with time.
-    RateLimited,
-    /// 429 for an exhausted quota or billing: waiting will not help, another target may.
-    QuotaExceeded,
-    /// 503, 529: the provider is overloaded or not ready.
-    Overloaded,
-    ContextLengthExceeded,
-    ContentFilter,
-    /// The provider rejected the gateway's credentials (401, 403).
-    Auth,
-    BadRequest,
-    NotFound,
-    /// 5xx, 409 and other failures of the provider.
-    UpstreamError,
-    /// The attempt, or the time to first token, ran out.
-    Timeout,
-    /// No connection could be made, or it broke before an answer.
-    Connect,
-    /// A stream that broke, or sent something unreadable, before its first content.
-    StreamBroken,
-}
-
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RateLimited => "rate_limited",
-            Self::QuotaExceeded => "quota_exceeded",
-            Self::Overloaded => "overloaded",
-            Self::ContextLengthExceeded => "context_length_exceeded",
-            Self::ContentFilter => "content_filter",
-            Self::Auth => "auth",
-            Self::BadRequest => "bad_request",
-            Self::NotFound => "not_found",
-            Self::UpstreamError => "upstream_error",
-            Self::Timeout => "timeout",
-            Self::Connect => "connect_error",
-            Self::StreamBroken => "stream_broken",
-        }
-    }
-
-    /// Worth another try on the same target after a pause.
-    pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            Self::RateLimited
-                | Self::Overloaded
-                | Self::UpstreamError
-                | Self::Timeout
-                | Self::Connect
-                | Self::StreamBroken
-        )
-    }
-
-    /// Worth moving to the next candidate (retryable kinds, and quota).
-    pub fn may_fall_back(self) -> bool {
-        self.is_retryable() || self == Self::QuotaExceeded
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use modelmux_wire::codec::ErrorKind;
 
 /// One failed upstream call.
 #[derive(Debug, Clone)]
