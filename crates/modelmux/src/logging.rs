@@ -1,6 +1,8 @@
 //! Log set-up: tracing to stderr, filtered by `--log` or `RUST_LOG` (default `info`). Stdout
 //! stays free for what a subcommand prints (the demo's table, the listen address).
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 pub fn init(filter: Option<&str>) {
