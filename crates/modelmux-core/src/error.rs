@@ -13,18 +13,7 @@ use crate::ids::TargetRef;
 use crate::providers::{ErrorKind, ProviderError};
 
 /// The wire format the client spoke; errors and streams answer in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientFormat {
-    OpenAiChat,
-}
-
-impl ClientFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenAiChat => "openai.chat",
-        }
-    }
-}
+pub type ClientFormat = modelmux_wire::WireFormat;
 
 /// Who is at fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +104,10 @@ impl GatewayError {
     /// The error body in the client's format.
     pub fn body(&self, format: ClientFormat) -> String {
         match format {
-            ClientFormat::OpenAiChat => self.openai_body().to_json(),
+            ClientFormat::Anthropic => {
+                anthropic_body(self.status(), &self.openai_body().error.message)
+            }
+            _ => self.openai_body().to_json(),
         }
     }
 
@@ -297,4 +289,21 @@ fn all_failed_code(attempts: &[Attempt]) -> &'static str {
         StatusCode::SERVICE_UNAVAILABLE => "upstream_unavailable",
         _ => "upstream_failed",
     }
+}
+
+/// `{"type":"error","error":{"type","message"}}`, with the Anthropic error type for `status`.
+pub fn anthropic_body(status: StatusCode, message: &str) -> String {
+    let kind = match status.as_u16() {
+        400 | 405 | 422 => "invalid_request_error",
+        401 => "authentication_error",
+        402 => "billing_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        504 => "timeout_error",
+        _ => "api_error",
+    };
+    serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
 }

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod ingress;
 pub mod providers;
 pub mod routing;
 pub mod secret;

@@ -1,5 +1,6 @@
 //! How one simulated model behaves: latency, time to first token, token speed, answer length,
-//! context window, a script of faults and a random fault rate. Read from TOML/JSON with every
+//! context window, a script of faults, a random fault rate and whether answers start with
+//! reasoning. Read from TOML/JSON with every
 //! field optional, and overridable per request through `x-sim-*` headers.
 
 use std::time::Duration;
@@ -35,6 +36,9 @@ pub struct Behaviour {
     pub rate_limit_headers: bool,
     /// Fixed reply text instead of generated words (still streamed word by word).
     pub reply: Option<String>,
+    /// Begin answers with a signed reasoning block (Anthropic `thinking`, Gemini `thought`
+    /// parts, Bedrock `reasoningContent`, OpenAI `reasoning_content`).
+    pub thinking: bool,
 }
 
 impl Default for Behaviour {
@@ -51,6 +55,7 @@ impl Default for Behaviour {
             parallel_tool_calls: false,
             rate_limit_headers: false,
             reply: None,
+            thinking: false,
         }
     }
 }

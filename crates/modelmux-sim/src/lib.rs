@@ -1,14 +1,21 @@
-//! Simulated LLM providers speaking the OpenAI Chat Completions wire format (plus the Azure
-//! deployment path), with scripted latency, time to first token, token speed and faults. Tests,
+//! Simulated LLM providers speaking the OpenAI Chat Completions (plus the Azure deployment
+//! path), Anthropic Messages, Gemini generateContent (AI Studio and Vertex AI, with a `/token`
+//! OAuth endpoint) and Bedrock Converse/ConverseStream wire formats, with scripted latency, time
+//! to first token, token speed and faults. Each format parses into one neutral request and
+//! renders one neutral answer (`plan`), so behaviours and faults mean the same everywhere. Tests,
 //! benchmarks, `modelmux sim` and `modelmux demo` start one with [`bind`] or [`start`], point a
 //! provider's `base_url` at [`SimHandle::base_url`], and steer it through the handle, per-request
 //! `x-sim-*` headers or the `/_sim/*` endpoints. All delays use `tokio::time`, so a paused clock
 //! makes them instant.
 
+mod anthropic;
+mod bedrock;
 mod behaviour;
-mod chat;
+mod exchange;
 mod fault;
+mod gemini;
 mod openai;
+mod plan;
 mod server;
 mod stats;
 mod text;
@@ -33,12 +40,21 @@ use stats::State;
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
-    /// When set, requests must carry `Authorization: Bearer <key>` or `api-key: <key>`.
+    /// When set, requests must carry the key in their format's header (`Authorization: Bearer`,
+    /// `api-key`, `x-api-key`, `x-goog-api-key` or `?key=`).
     pub api_key: Option<String>,
     /// Behaviour of models not listed in `models`.
     pub default: Behaviour,
-    /// Behaviour per model name (the request's `model`, or the Azure deployment).
+    /// Behaviour per model name (the request's `model`, the Azure deployment, or the model
+    /// of a Gemini, Vertex or Bedrock path, percent-decoded).
     pub models: BTreeMap<String, Behaviour>,
+    /// Vertex AI paths require `Authorization: Bearer <token>` with a token issued by
+    /// `POST /token` (or equal to `api_key`).
+    pub vertex_auth: bool,
+    /// Bedrock: the access key id a SigV4 credential scope must name, when set.
+    pub aws_access_key_id: Option<String>,
+    /// Bedrock: when set, SigV4 signatures are recomputed with this secret and verified.
+    pub aws_secret_access_key: Option<String>,
 }
 
 /// A running simulator. Cloning shares it; dropping every handle does not stop it.
@@ -95,6 +111,17 @@ impl SimHandle {
     /// The most recent chat request for a model.
     pub fn last_request(&self, model: &str) -> Option<RecordedRequest> {
         self.inner.state.last_request(model)
+    }
+
+    /// `http://127.0.0.1:PORT`, the root for Anthropic (`/v1/messages`), Gemini, Vertex,
+    /// Bedrock and `/token`.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.inner.addr)
+    }
+
+    /// Token exchanges received on `POST /token`, failed ones included.
+    pub fn token_requests(&self) -> u64 {
+        self.inner.state.token_requests()
     }
 
     /// Stop accepting connections; open connections finish their current request and close.

@@ -1,6 +1,7 @@
 //! The HTTP side: the accept loop (TCP_NODELAY, HTTP/1.1 keep-alive, graceful stop on
 //! shutdown), routing, the `/v1/models` and `/_sim/*` endpoints, API-key checks and the small
-//! helpers that build responses and bodies. Chat completions are handed to `chat`.
+//! helpers that build responses and bodies. Model requests of every format are handed to
+//! `exchange` with their format's wire; `/token` and `count_tokens` are answered here.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -21,8 +22,14 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::anthropic::Anthropic;
+use crate::bedrock::Bedrock;
 use crate::behaviour::Behaviour;
-use crate::{Inner, chat, openai};
+use crate::exchange::exchange;
+use crate::gemini::Gemini;
+use crate::openai::OpenAi;
+use crate::text::percent_decode;
+use crate::{Inner, anthropic, gemini, openai};
 
 /// Errors that make hyper drop the connection: that is how resets and cuts are simulated.
 #[derive(Debug, thiserror::Error)]
@@ -86,11 +93,54 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Si
     let state = &inner.state;
     match (req.method(), segments.as_slice()) {
         (&Method::POST, ["v1", "chat", "completions"] | ["chat", "completions"]) => {
-            chat::chat(state, req, None).await
+            exchange(state, req, OpenAi { deployment: None }).await
         }
         (&Method::POST, ["openai", "deployments", deployment, "chat", "completions"]) => {
-            let deployment = (*deployment).to_owned();
-            chat::chat(state, req, Some(deployment)).await
+            let deployment = Some((*deployment).to_owned());
+            exchange(state, req, OpenAi { deployment }).await
+        }
+        (&Method::POST, ["v1", "messages"]) => exchange(state, req, Anthropic).await,
+        (&Method::POST, ["v1", "messages", "count_tokens"]) => {
+            anthropic::count_tokens(state, req).await
+        }
+        (&Method::POST, ["v1" | "v1beta", "models", call]) => match gemini::Call::parse(call) {
+            Some(call) => {
+                exchange(
+                    state,
+                    req,
+                    Gemini {
+                        call,
+                        vertex: false,
+                    },
+                )
+                .await
+            }
+            None => Ok(not_found(req.method(), &path)),
+        },
+        (
+            &Method::POST,
+            [
+                "v1" | "v1beta1",
+                "projects",
+                _,
+                "locations",
+                _,
+                "publishers",
+                "google",
+                "models",
+                call,
+            ],
+        ) => match gemini::Call::parse(call) {
+            Some(call) => exchange(state, req, Gemini { call, vertex: true }).await,
+            None => Ok(not_found(req.method(), &path)),
+        },
+        (&Method::POST, ["token"]) => gemini::token(state, req).await,
+        (&Method::POST, ["model", model, op @ ("converse" | "converse-stream")]) => {
+            let wire = Bedrock {
+                model: percent_decode(model),
+                stream: *op == "converse-stream",
+            };
+            exchange(state, req, wire).await
         }
         (&Method::GET, ["v1", "models"] | ["models"]) => {
             if !authorized(state.api_key.as_deref(), req.headers()) {
@@ -135,13 +185,17 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Si
                 )),
             }
         }
-        _ => Ok(error(
-            404,
-            &format!("Invalid URL ({} /{path})", req.method()),
-            "invalid_request_error",
-            None,
-        )),
+        _ => Ok(not_found(req.method(), &path)),
     }
+}
+
+fn not_found(method: &Method, path: &str) -> Response<SimBody> {
+    error(
+        404,
+        &format!("Invalid URL ({method} /{path})"),
+        "invalid_request_error",
+        None,
+    )
 }
 
 /// Whether the headers carry the key (`Authorization: Bearer <key>` or `api-key: <key>`).

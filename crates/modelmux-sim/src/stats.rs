@@ -1,7 +1,7 @@
 //! The simulator's shared state: per-model behaviour, fault script, request counters and the
-//! last request seen, behind one `std::sync::Mutex` that is never held across an await.
+//! last request seen, plus issued Vertex tokens and configured credentials, behind one `std::sync::Mutex` that is never held across an await.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -55,6 +55,12 @@ pub(crate) struct Ticket {
 
 pub(crate) struct State {
     pub api_key: Option<String>,
+    /// Vertex paths need a bearer token issued by `/token` (or `api_key`).
+    pub vertex_auth: bool,
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    tokens: Mutex<HashSet<String>>,
+    token_requests: AtomicU64,
     default: Behaviour,
     models: Mutex<BTreeMap<String, ModelState>>,
     total: AtomicU64,
@@ -69,6 +75,11 @@ impl State {
             .collect();
         State {
             api_key: config.api_key,
+            vertex_auth: config.vertex_auth,
+            aws_access_key_id: config.aws_access_key_id,
+            aws_secret_access_key: config.aws_secret_access_key,
+            tokens: Mutex::new(HashSet::new()),
+            token_requests: AtomicU64::new(0),
             default: config.default,
             models: Mutex::new(models),
             total: AtomicU64::new(0),
@@ -147,6 +158,30 @@ impl State {
             .map(|(k, m)| (k.clone(), json!({"requests": m.requests})))
             .collect();
         json!({"total": self.total(), "models": models})
+    }
+
+    /// Count a token exchange and, when `ok`, issue a new access token.
+    pub(crate) fn issue_token(&self, ok: bool) -> Option<String> {
+        let n = self.token_requests.fetch_add(1, Ordering::Relaxed) + 1;
+        ok.then(|| {
+            let token = format!("sim-token-{n}");
+            self.tokens
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(token.clone());
+            token
+        })
+    }
+
+    pub(crate) fn token_valid(&self, token: &str) -> bool {
+        self.tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(token)
+    }
+
+    pub(crate) fn token_requests(&self) -> u64 {
+        self.token_requests.load(Ordering::Relaxed)
     }
 
     pub(crate) fn listed_models(&self) -> Vec<String> {

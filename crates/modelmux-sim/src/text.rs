@@ -1,5 +1,6 @@
 //! Deterministic answer text: a fixed word list where one word is one token, splitting of fixed
-//! replies into word-sized pieces that concatenate back to the exact reply, and random ids.
+//! replies into word-sized pieces that concatenate back to the exact reply, random ids and
+//! percent-decoding of path segments.
 
 const WORDS: &[&str] = &[
     "lorem",
@@ -67,6 +68,31 @@ pub(crate) fn alnum(n: usize) -> String {
         .collect()
 }
 
+/// Decode `%XX` escapes (invalid ones are kept as they are).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +114,14 @@ mod tests {
             vec!["Hello", " there", "  world"]
         );
         assert_eq!(pieces("a b ").len(), 2);
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(
+            percent_decode("anthropic.claude-v2%3A1"),
+            "anthropic.claude-v2:1"
+        );
+        assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
     }
 }

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::plan::{Tool, ToolChoice};
 use crate::text::alnum;
 
 /// One tool call of an answer.
@@ -14,47 +15,27 @@ pub(crate) struct ToolCall {
 }
 
 /// The calls to make for a request that offers `tools`, or none when the model should answer
-/// text (no function tools, `tool_choice: "none"`, or the named tool is absent).
-pub(crate) fn plan(tools: &[Value], tool_choice: Option<&Value>, parallel: bool) -> Vec<ToolCall> {
-    let functions: Vec<&Value> = tools
-        .iter()
-        .filter(|t| t.get("type").and_then(Value::as_str).unwrap_or("function") == "function")
-        .filter_map(|t| t.get("function"))
-        .filter(|f| f.get("name").and_then(Value::as_str).is_some())
-        .collect();
-    let chosen: Vec<&Value> = match tool_choice {
-        Some(Value::String(s)) if s == "none" => Vec::new(),
-        Some(Value::Object(o)) => {
-            let wanted = o
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str);
-            match wanted {
-                Some(name) => functions
-                    .iter()
-                    .copied()
-                    .filter(|f| f.get("name").and_then(Value::as_str) == Some(name))
-                    .take(1)
-                    .collect(),
-                None => functions.iter().copied().take(1).collect(),
-            }
+/// text (no tools, `ToolChoice::None`, or the named tool is absent). Ids are `prefix` + 24
+/// random letters and digits.
+pub(crate) fn plan(
+    tools: &[Tool],
+    choice: &ToolChoice,
+    parallel: bool,
+    prefix: &str,
+) -> Vec<ToolCall> {
+    let chosen: Vec<&Tool> = match choice {
+        ToolChoice::None => Vec::new(),
+        ToolChoice::Named(name) => tools.iter().filter(|t| &t.name == name).take(1).collect(),
+        ToolChoice::Auto | ToolChoice::Required => {
+            tools.iter().take(if parallel { 2 } else { 1 }).collect()
         }
-        _ => functions
-            .iter()
-            .copied()
-            .take(if parallel { 2 } else { 1 })
-            .collect(),
     };
     chosen
         .into_iter()
-        .map(|f| ToolCall {
-            id: format!("call_{}", alnum(24)),
-            name: f
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            arguments: arguments(f.get("parameters")).to_string(),
+        .map(|t| ToolCall {
+            id: format!("{prefix}{}", alnum(24)),
+            name: t.name.clone(),
+            arguments: arguments(t.schema.as_ref()).to_string(),
         })
         .collect()
 }
@@ -115,17 +96,20 @@ fn value_for(name: &str, prop: Option<&Value>) -> Value {
 mod tests {
     use super::*;
 
-    fn weather() -> Value {
-        json!({"type": "function", "function": {"name": "get_weather", "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "unit": {"type": "string", "enum": ["c", "f"]},
-                           "ok": {"type": ["boolean", "null"]}, "tags": {"type": "array"}, "note": {"type": "string"}},
-            "required": ["city", "days", "unit", "ok", "tags"]}}})
+    fn weather() -> Tool {
+        Tool {
+            name: "get_weather".into(),
+            schema: Some(json!({
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "days": {"type": "integer"}, "unit": {"type": "string", "enum": ["c", "f"]},
+                               "ok": {"type": ["boolean", "null"]}, "tags": {"type": "array"}, "note": {"type": "string"}},
+                "required": ["city", "days", "unit", "ok", "tags"]})),
+        }
     }
 
     #[test]
     fn arguments_follow_the_schema() {
-        let calls = plan(&[weather()], None, false);
+        let calls = plan(&[weather()], &ToolChoice::Auto, false, "call_");
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].name, "get_weather");
         assert!(calls[0].id.starts_with("call_") && calls[0].id.len() == 29);
@@ -138,14 +122,13 @@ mod tests {
 
     #[test]
     fn tool_choice_selects_and_parallel_takes_two() {
-        let noargs = json!({"type": "function", "function": {"name": "now"}});
+        let noargs = Tool {
+            name: "now".into(),
+            schema: None,
+        };
         let tools = [weather(), noargs];
-        assert!(plan(&tools, Some(&json!("none")), true).is_empty());
-        let named = plan(
-            &tools,
-            Some(&json!({"type": "function", "function": {"name": "now"}})),
-            true,
-        );
+        assert!(plan(&tools, &ToolChoice::None, true, "c").is_empty());
+        let named = plan(&tools, &ToolChoice::Named("now".into()), true, "c");
         assert_eq!(
             (
                 named.len(),
@@ -154,11 +137,12 @@ mod tests {
             ),
             (1, "now", "{}")
         );
-        let both: Vec<String> = plan(&tools, Some(&json!("auto")), true)
+        assert!(plan(&tools, &ToolChoice::Named("absent".into()), true, "c").is_empty());
+        let both: Vec<String> = plan(&tools, &ToolChoice::Auto, true, "c")
             .into_iter()
             .map(|c| c.name)
             .collect();
         assert_eq!(both, ["get_weather", "now"]);
-        assert_eq!(plan(&tools, Some(&json!("required")), false).len(), 1);
+        assert_eq!(plan(&tools, &ToolChoice::Required, false, "c").len(), 1);
     }
 }

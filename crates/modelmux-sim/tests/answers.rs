@@ -167,10 +167,9 @@ async fn streamed_tool_call_sends_id_and_name_once() {
     );
     assert!(first["id"].as_str().unwrap().starts_with("call_"));
     for d in &deltas[1..] {
-        assert_eq!(
-            d.as_object().unwrap().keys().collect::<Vec<_>>(),
-            ["function", "index"]
-        );
+        let mut keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["function", "index"]);
         assert_eq!(d["function"].as_object().unwrap().len(), 1);
     }
     let args: String = deltas

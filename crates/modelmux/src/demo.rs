@@ -173,9 +173,8 @@ async fn sim(model: &str, b: Behaviour) -> anyhow::Result<SimHandle> {
     let mut models = BTreeMap::new();
     models.insert(model.to_owned(), b);
     Ok(modelmux_sim::bind(SimConfig {
-        api_key: None,
-        default: Behaviour::default(),
         models,
+        ..SimConfig::default()
     })
     .await?)
 }

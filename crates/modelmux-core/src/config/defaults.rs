@@ -49,11 +49,10 @@ pub const WELL_KNOWN: &[WellKnown] = &[
         ],
     },
     WellKnown {
-        // Gemini's OpenAI-compatible endpoint, until the native adapter lands.
         id: "gemini",
         env: "GEMINI_API_KEY",
-        kind: ProviderKind::OpenAi,
-        base_url: "https://generativelanguage.googleapis.com/v1beta/openai",
+        kind: ProviderKind::Gemini,
+        base_url: "https://generativelanguage.googleapis.com/v1beta",
         models: &[
             ("gemini-2.5-flash", 1_048_576, 65_536),
             ("gemini-2.5-pro", 1_048_576, 65_536),
@@ -143,6 +142,7 @@ pub fn default_base_url(id: &str, kind: ProviderKind) -> Option<&'static str> {
         ProviderKind::OpenAi => Some("https://api.openai.com/v1"),
         ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
         ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+        // Vertex and Bedrock URLs depend on the location or region: built in `validate`.
         ProviderKind::Azure | ProviderKind::Vertex | ProviderKind::Bedrock => None,
     }
 }
@@ -194,6 +194,10 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
                 api_version: None,
                 headers: Vec::new(),
                 models,
+                legacy_max_tokens: false,
+                anthropic_version: None,
+                vertex: None,
+                bedrock: None,
             },
         );
     }
@@ -201,6 +205,8 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
     if !default_targets.is_empty() {
         routes.push(RouteConfig {
             name: RouteName::new("default"),
+            aliases: Vec::new(),
+            max_output_policy: Default::default(),
             targets: default_targets,
             strategy: Strategy::Priority,
             fallbacks: Vec::new(),

@@ -79,7 +79,7 @@ impl ProviderKind {
 
     /// Whether this build has an adapter for the kind.
     pub fn is_available(self) -> bool {
-        matches!(self, Self::OpenAi | Self::Azure)
+        true
     }
 }
 
@@ -93,6 +93,37 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub models: BTreeMap<ModelId, ModelInfo>,
+    pub legacy_max_tokens: bool,
+    pub anthropic_version: Option<String>,
+    pub vertex: Option<VertexSettings>,
+    pub bedrock: Option<BedrockSettings>,
+}
+
+/// How a Vertex AI provider authenticates and where its models live.
+#[derive(Debug, Clone)]
+pub struct VertexSettings {
+    pub project: String,
+    pub location: String,
+    pub access_token: Option<Secret>,
+    pub service_account: Option<ServiceAccount>,
+}
+
+/// The parts of a Google service-account key file the token exchange needs.
+#[derive(Debug, Clone)]
+pub struct ServiceAccount {
+    pub client_email: String,
+    /// PEM, PKCS#8.
+    pub private_key: Secret,
+    pub token_uri: String,
+}
+
+/// Where a Bedrock provider runs and the AWS credentials it signs with.
+#[derive(Debug, Clone)]
+pub struct BedrockSettings {
+    pub region: String,
+    pub access_key_id: Option<Secret>,
+    pub secret_access_key: Option<Secret>,
+    pub session_token: Option<Secret>,
 }
 
 /// What the gateway knows of one model. Grows into the catalog entry of the routing issue.
@@ -107,9 +138,22 @@ pub enum Strategy {
     Priority,
 }
 
+/// What to do when a request asks for more output than a target allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MaxOutputPolicy {
+    /// Lower the request's limit to the target's maximum (and say so).
+    #[default]
+    Clamp,
+    /// Drop targets whose maximum is lower than the request's limit.
+    Filter,
+}
+
 #[derive(Debug, Clone)]
 pub struct RouteConfig {
     pub name: RouteName,
+    /// Globs of other model names that resolve to this route.
+    pub aliases: Vec<String>,
+    pub max_output_policy: MaxOutputPolicy,
     /// The route's own targets, in preference order.
     pub targets: Vec<TargetRef>,
     pub strategy: Strategy,
@@ -221,6 +265,16 @@ impl Config {
         self.routes.iter().find(|r| r.name.as_str() == name)
     }
 
+    /// The first route with an alias pattern matching `model`, and the pattern.
+    pub fn route_by_alias(&self, model: &str) -> Option<(&RouteConfig, &str)> {
+        self.routes.iter().find_map(|r| {
+            r.aliases
+                .iter()
+                .find(|a| glob_match(a, model))
+                .map(|a| (r, a.as_str()))
+        })
+    }
+
     pub fn model_info(&self, t: &TargetRef) -> ModelInfo {
         self.providers
             .get(&t.provider)
@@ -232,4 +286,43 @@ impl Config {
 
 fn toml_error(e: &toml::de::Error) -> ConfigError {
     ConfigError::one("", format!("invalid TOML: {}", e.to_string().trim_end()))
+}
+
+/// Matches `text` against a glob where `*` is any run of characters and `?` any one.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob_match;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("claude-*-haiku-*", "claude-3-5-haiku-20241022"));
+        assert!(glob_match("claude-*", "claude-sonnet-4-5"));
+        assert!(!glob_match("claude-*-haiku-*", "claude-sonnet-4-5"));
+        assert!(glob_match("gpt-4o?", "gpt-4o1"));
+        assert!(glob_match("*", ""));
+        assert!(!glob_match("a", "ab"));
+        assert!(glob_match("exact", "exact"));
+    }
 }

@@ -46,6 +46,26 @@ pub struct RawProvider {
     /// Known models of this provider and what the gateway should know about them.
     #[serde(default)]
     pub models: BTreeMap<String, RawModel>,
+    /// OpenAI-compatible servers that only know `max_tokens` (not `max_completion_tokens`).
+    pub legacy_max_tokens: Option<bool>,
+    /// Anthropic: the `anthropic-version` header (default 2023-06-01) when the client sent none.
+    pub anthropic_version: Option<String>,
+    /// Vertex AI: the Google Cloud project and location (default us-central1).
+    pub project: Option<String>,
+    pub location: Option<String>,
+    /// Vertex AI: a ready OAuth access token (else `credentials_file`, else
+    /// GOOGLE_APPLICATION_CREDENTIALS).
+    pub access_token: Option<String>,
+    /// Vertex AI: a service-account key file, exchanged for access tokens.
+    pub credentials_file: Option<String>,
+    /// Vertex AI: the token endpoint, overriding the key file's `token_uri`.
+    pub token_url: Option<String>,
+    /// Bedrock: the AWS region (else AWS_REGION / AWS_DEFAULT_REGION).
+    pub region: Option<String>,
+    /// Bedrock: credentials (else AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +128,13 @@ with_settings!(
         name: String,
         targets: Vec<String>,
         strategy: Option<String>,
+        /// Other model names (globs with `*` and `?`) that resolve to this route, for
+        /// clients that pick model names on their own (`claude-*-haiku-*`).
+        #[serde(default)]
+        aliases: Vec<String>,
+        /// When a request asks for more output tokens than a target allows: `clamp` the
+        /// request to the target's limit (default), or `filter` such targets out.
+        max_output_policy: Option<String>,
     }
 );
 

@@ -11,8 +11,9 @@ use http::{HeaderName, HeaderValue};
 use super::interpolate::expand;
 use super::raw::{RawConfig, RawProvider, RawRouteSettings};
 use super::{
-    Config, ConfigError, ConfigIssue, ConfigSource, DEFAULT_LISTEN, ModelInfo, ProviderConfig,
-    ProviderKind, RouteConfig, RouteSettings, ServerConfig, Strategy, defaults,
+    BedrockSettings, Config, ConfigError, ConfigIssue, ConfigSource, DEFAULT_LISTEN,
+    MaxOutputPolicy, ModelInfo, ProviderConfig, ProviderKind, RouteConfig, RouteSettings,
+    ServerConfig, ServiceAccount, Strategy, VertexSettings, defaults,
 };
 use crate::ids::{ModelId, ProviderId, RouteName, TargetRef};
 use crate::secret::Secret;
@@ -95,7 +96,7 @@ pub(super) fn validate(
             );
             continue;
         }
-        if let Some(pc) = provider(&id, p, &path, &mut issues, &mut text) {
+        if let Some(pc) = provider(&id, p, &path, &mut issues, &mut text, env) {
             providers.insert(pc.id.clone(), pc);
         }
     }
@@ -159,8 +160,26 @@ pub(super) fn validate(
             .into_iter()
             .map(RouteName::new)
             .collect();
+        let max_output_policy = match r.max_output_policy.as_deref() {
+            None | Some("clamp") => MaxOutputPolicy::Clamp,
+            Some("filter") => MaxOutputPolicy::Filter,
+            Some(other) => {
+                issues.add(
+                    format!("{path}.max_output_policy"),
+                    format!("expected \"clamp\" or \"filter\", got {other:?}"),
+                );
+                MaxOutputPolicy::Clamp
+            }
+        };
+        for (j, a) in r.aliases.iter().enumerate() {
+            if a.trim().is_empty() {
+                issues.add(format!("{path}.aliases[{j}]"), "must not be empty");
+            }
+        }
         routes.push(RouteConfig {
             name: RouteName::new(&r.name),
+            aliases: r.aliases.clone(),
+            max_output_policy,
             targets,
             strategy,
             fallbacks,
@@ -213,6 +232,7 @@ fn provider(
     path: &str,
     issues: &mut Issues,
     text: &mut dyn FnMut(&str, &str, &mut Issues) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
 ) -> Option<ProviderConfig> {
     let kind = match ProviderKind::ALL.iter().find(|(n, _)| *n == p.kind) {
         Some((_, k)) => *k,
@@ -229,24 +249,45 @@ fn provider(
             return None;
         }
     };
-    if !kind.is_available() {
-        issues.add(
-            format!("{path}.kind"),
-            format!("the {:?} adapter is not in this build yet; use an OpenAI-compatible endpoint (kind = \"openai\")", p.kind),
-        );
-        return None;
-    }
-    let base_url = match &p.base_url {
-        Some(u) => text(&format!("{path}.base_url"), u, issues)?,
-        None => match defaults::default_base_url(id, kind) {
-            Some(u) => u.to_owned(),
-            None => {
-                issues.add(
-                    format!("{path}.base_url"),
-                    format!("required for kind {:?}", p.kind),
-                );
-                return None;
+    let mut opt = |field: &str, v: &Option<String>, issues: &mut Issues| -> Option<String> {
+        v.as_ref()
+            .and_then(|s| text(&format!("{path}.{field}"), s, issues))
+            .filter(|s| !s.is_empty())
+    };
+    let api_key = opt("api_key", &p.api_key, issues).map(Secret::new);
+    let vertex = if kind == ProviderKind::Vertex {
+        vertex(&p, path, issues, &mut opt, env)
+    } else {
+        None
+    };
+    let bedrock = if kind == ProviderKind::Bedrock {
+        bedrock(&p, path, issues, &mut opt, env, api_key.is_some())
+    } else {
+        None
+    };
+    let base_url = match opt("base_url", &p.base_url, issues) {
+        Some(u) => u,
+        None => match (kind, &vertex, &bedrock) {
+            (ProviderKind::Vertex, Some(v), _) if v.location == "global" => {
+                "https://aiplatform.googleapis.com/v1".to_owned()
             }
+            (ProviderKind::Vertex, Some(v), _) => {
+                format!("https://{}-aiplatform.googleapis.com/v1", v.location)
+            }
+            (ProviderKind::Bedrock, _, Some(b)) => {
+                format!("https://bedrock-runtime.{}.amazonaws.com", b.region)
+            }
+            (ProviderKind::Vertex | ProviderKind::Bedrock, _, _) => return None,
+            _ => match defaults::default_base_url(id, kind) {
+                Some(u) => u.to_owned(),
+                None => {
+                    issues.add(
+                        format!("{path}.base_url"),
+                        format!("required for kind {:?}", p.kind),
+                    );
+                    return None;
+                }
+            },
         },
     };
     if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
@@ -256,11 +297,6 @@ fn provider(
         );
         return None;
     }
-    let api_key = match &p.api_key {
-        Some(k) => Some(Secret::new(text(&format!("{path}.api_key"), k, issues)?))
-            .filter(|s| !s.is_empty()),
-        None => None,
-    };
     if kind == ProviderKind::Azure && api_key.is_none() {
         issues.add(format!("{path}.api_key"), "Azure OpenAI needs an api_key");
     }
@@ -299,6 +335,112 @@ fn provider(
         api_version: p.api_version,
         headers,
         models,
+        legacy_max_tokens: p.legacy_max_tokens.unwrap_or(false),
+        anthropic_version: p.anthropic_version,
+        vertex,
+        bedrock,
+    })
+}
+
+type Opt<'a> = dyn FnMut(&str, &Option<String>, &mut Issues) -> Option<String> + 'a;
+
+fn vertex(
+    p: &RawProvider,
+    path: &str,
+    issues: &mut Issues,
+    opt: &mut Opt<'_>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<VertexSettings> {
+    let Some(project) = opt("project", &p.project, issues) else {
+        issues.add(
+            format!("{path}.project"),
+            "Vertex AI needs the Google Cloud project",
+        );
+        return None;
+    };
+    let location = opt("location", &p.location, issues).unwrap_or_else(|| "us-central1".to_owned());
+    let access_token = opt("access_token", &p.access_token, issues).map(Secret::new);
+    let key_file = opt("credentials_file", &p.credentials_file, issues)
+        .or_else(|| env("GOOGLE_APPLICATION_CREDENTIALS"));
+    let token_url = opt("token_url", &p.token_url, issues);
+    let service_account = match (&access_token, key_file) {
+        (Some(_), _) => None,
+        (None, Some(file)) => match read_service_account(&file, token_url) {
+            Ok(sa) => Some(sa),
+            Err(e) => {
+                issues.add(format!("{path}.credentials_file"), e);
+                return None;
+            }
+        },
+        (None, None) => {
+            issues.add(path, "Vertex AI needs access_token or credentials_file (or GOOGLE_APPLICATION_CREDENTIALS)");
+            return None;
+        }
+    };
+    Some(VertexSettings {
+        project,
+        location,
+        access_token,
+        service_account,
+    })
+}
+
+fn read_service_account(file: &str, token_url: Option<String>) -> Result<ServiceAccount, String> {
+    #[derive(serde::Deserialize)]
+    struct KeyFile {
+        client_email: String,
+        private_key: String,
+        #[serde(default)]
+        token_uri: Option<String>,
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {file}: {e}"))?;
+    let k: KeyFile = serde_json::from_str(&text)
+        .map_err(|e| format!("{file} is not a service-account key file: {e}"))?;
+    Ok(ServiceAccount {
+        client_email: k.client_email,
+        private_key: Secret::new(k.private_key),
+        token_uri: token_url
+            .or(k.token_uri)
+            .unwrap_or_else(|| "https://oauth2.googleapis.com/token".to_owned()),
+    })
+}
+
+fn bedrock(
+    p: &RawProvider,
+    path: &str,
+    issues: &mut Issues,
+    opt: &mut Opt<'_>,
+    env: &dyn Fn(&str) -> Option<String>,
+    has_api_key: bool,
+) -> Option<BedrockSettings> {
+    let Some(region) = opt("region", &p.region, issues)
+        .or_else(|| env("AWS_REGION"))
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+    else {
+        issues.add(
+            format!("{path}.region"),
+            "Bedrock needs a region (or AWS_REGION)",
+        );
+        return None;
+    };
+    let access_key_id = opt("access_key_id", &p.access_key_id, issues)
+        .or_else(|| env("AWS_ACCESS_KEY_ID"))
+        .map(Secret::new);
+    let secret_access_key = opt("secret_access_key", &p.secret_access_key, issues)
+        .or_else(|| env("AWS_SECRET_ACCESS_KEY"))
+        .map(Secret::new);
+    let session_token = opt("session_token", &p.session_token, issues)
+        .or_else(|| env("AWS_SESSION_TOKEN"))
+        .map(Secret::new);
+    if !has_api_key && (access_key_id.is_none() || secret_access_key.is_none()) {
+        issues.add(path, "Bedrock needs access_key_id and secret_access_key (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), or a Bedrock api_key");
+        return None;
+    }
+    Some(BedrockSettings {
+        region,
+        access_key_id,
+        secret_access_key,
+        session_token,
     })
 }
 

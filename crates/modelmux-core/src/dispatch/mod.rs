@@ -4,6 +4,8 @@
 //! what happened. Non-streaming calls are made here; streams open in `stream`, which hands
 //! back a committed stream for the relay.
 
+pub mod bridge;
+pub mod pipe;
 pub mod retry;
 pub mod stream;
 
@@ -12,11 +14,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use modelmux_wire::Usage;
-use modelmux_wire::openai::{ChatBody, ChatSummary, ResponsePeek};
+use modelmux_wire::WireFormat;
+use modelmux_wire::openai::ChatBody;
 use tokio::time::Instant;
 
 use crate::error::GatewayError;
-use crate::ids::{ModelId, TargetRef};
+use crate::ids::TargetRef;
+use crate::ingress::Summary;
 use crate::providers::{ErrorKind, ProviderError, Upstreams, transport_error};
 use crate::routing::{Candidate, Plan};
 use retry::{Next, decide};
@@ -52,7 +56,7 @@ pub struct WalkError {
 /// time left before the request's deadline, which bounds the attempt.
 pub async fn walk<T, F, Fut>(
     plan: &Plan,
-    summary: &ChatSummary,
+    summary: &Summary,
     mut call: F,
 ) -> Result<Walked<T>, WalkError>
 where
@@ -126,7 +130,7 @@ where
                             let floor = cand
                                 .info
                                 .context_window
-                                .unwrap_or_else(|| summary.estimated_input_tokens());
+                                .unwrap_or(summary.estimated_input_tokens);
                             window_floor = Some(window_floor.map_or(floor, |f| f.max(floor)));
                             last_context_error = Some((cand.target.clone(), err));
                             break;
@@ -176,11 +180,20 @@ where
     })
 }
 
-/// The request body for an OpenAI-format target: the client's body with `model` set to the
-/// target's model and, for streams, usage requested so every stream can be priced.
-pub fn openai_body(body: &ChatBody, model: &ModelId, stream: bool) -> Bytes {
+/// The request body for an OpenAI-format target from an OpenAI client: the client's body
+/// with `model` set to the target's model, the output limit clamped to the target's maximum
+/// when it asks for more, and, for streams, usage requested so every stream can be priced.
+pub fn openai_body(body: &ChatBody, model: &str, stream: bool, clamp: Option<u64>) -> Bytes {
     let mut b = body.clone();
-    b.set("model", model.as_str());
+    b.set("model", model);
+    if let Some(limit) = clamp {
+        for key in ["max_completion_tokens", "max_tokens"] {
+            let asked = b.get(key).and_then(|v| v.get().parse::<u64>().ok());
+            if asked.is_some_and(|n| n > limit) {
+                b.set(key, &limit);
+            }
+        }
+    }
     if stream {
         let mut opts: serde_json::Map<String, serde_json::Value> = b
             .get("stream_options")
@@ -192,7 +205,7 @@ pub fn openai_body(body: &ChatBody, model: &ModelId, stream: bool) -> Bytes {
     Bytes::from(b.to_bytes())
 }
 
-/// A complete non-streaming answer.
+/// A complete non-streaming answer, already in the client's format.
 #[derive(Debug)]
 pub struct JsonAnswer {
     pub body: Bytes,
@@ -205,21 +218,24 @@ pub async fn call_json(
     up: &Upstreams,
     target: &TargetRef,
     body: Bytes,
+    client_format: WireFormat,
+    forward: &[(http::HeaderName, http::HeaderValue)],
     timeout: Duration,
 ) -> Result<JsonAnswer, ProviderError> {
+    let provider_format = up.format_of(&target.provider);
     let attempt = async {
-        let resp = up.send(target, body, false).await?;
-        let upstream_request_id = resp.headers().get("x-request-id").cloned();
+        let resp = up.send(target, body, false, forward).await?.response;
+        let upstream_request_id = resp
+            .headers()
+            .get("x-request-id")
+            .or_else(|| resp.headers().get("request-id"))
+            .cloned();
         let bytes = resp.bytes().await.map_err(transport_error)?;
-        let peek = ResponsePeek::parse(&bytes).ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::UpstreamError,
-                "the provider answered 200 with a body that is not a JSON object",
-            )
-        })?;
+        let (body, usage) =
+            bridge::json_answer(client_format, provider_format, bytes, target.model.as_str())?;
         Ok(JsonAnswer {
-            body: bytes,
-            usage: peek.usage.map(|u| u.to_canonical()),
+            body,
+            usage,
             upstream_request_id,
         })
     };

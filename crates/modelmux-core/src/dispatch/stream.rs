@@ -1,9 +1,9 @@
-//! Streams and their commit point. `open` sends the request and reads the upstream SSE
-//! until the first chunk with content; until then any failure (an error status, a broken
-//! connection, a malformed or error chunk, the time-to-first-token running out) is an
+//! Streams and their commit point. `open` sends the request and feeds the provider's bytes
+//! through a `Pipe` until the answer has started; until then any failure (an error status, a
+//! broken connection, a malformed or error chunk, the time-to-first-token running out) is an
 //! ordinary failed attempt and the dispatcher may fall back. Once content is there the
-//! stream is committed: `relay` forwards every chunk to the client as it arrives and, if the
-//! upstream breaks afterwards, ends with an error event in the client's format, never a
+//! stream is committed: `relay` forwards the client bytes as they are produced and, if the
+//! provider breaks afterwards, ends with an error event in the client's format, never a
 //! silently truncated stream.
 
 use std::pin::Pin;
@@ -12,26 +12,21 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use modelmux_wire::Usage;
-use modelmux_wire::openai::{ChunkPeek, ErrorBody};
-use modelmux_wire::sse::{self, SseItem, SseParser};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::ids::TargetRef;
-use crate::providers::classify::classify_stream_error;
-use crate::providers::{ErrorKind, ProviderError, Upstreams, transport_error};
+use super::pipe::Pipe;
+use crate::providers::{ErrorKind, ProviderError, Sent, transport_error};
 
 type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
 
-/// A stream that has produced content and is ready to be relayed.
+/// A stream whose answer has started, ready to be relayed.
 pub struct OpenStream {
-    /// Chunks read before the commit point, already framed as SSE events.
-    held: Vec<(String, bool)>,
-    parser: SseParser,
+    pipe: Box<dyn Pipe>,
+    /// Client bytes produced before the commit point.
+    held: BytesMut,
     bytes: ByteStream,
     pub upstream_request_id: Option<http::HeaderValue>,
-    usage: Option<Usage>,
-    finished: bool,
 }
 
 impl std::fmt::Debug for OpenStream {
@@ -42,59 +37,40 @@ impl std::fmt::Debug for OpenStream {
     }
 }
 
-/// Sends the request and reads until the first content chunk, within `timeout` for the
-/// response headers and `ttft` for the first content.
+/// Reads a sent stream until its answer starts, within `ttft` of `start`.
 pub async fn open(
-    up: &Upstreams,
-    target: &TargetRef,
-    body: Bytes,
+    sent: impl Future<Output = Result<Sent, ProviderError>>,
+    mut pipe: Box<dyn Pipe>,
     timeout: Duration,
     ttft: Duration,
 ) -> Result<OpenStream, ProviderError> {
     let start = Instant::now();
     let ttft_deadline = start + ttft;
     let headers_deadline = (start + timeout).min(ttft_deadline);
-    let resp = tokio::time::timeout_at(headers_deadline, up.send(target, body, true))
+    let resp = tokio::time::timeout_at(headers_deadline, sent)
         .await
-        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))??;
-    let upstream_request_id = resp.headers().get("x-request-id").cloned();
-    let mut open = OpenStream {
-        held: Vec::new(),
-        parser: SseParser::new(),
-        bytes: Box::pin(resp.bytes_stream()),
-        upstream_request_id,
-        usage: None,
-        finished: false,
-    };
+        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))??
+        .response;
+    let upstream_request_id = resp
+        .headers()
+        .get("x-request-id")
+        .or_else(|| resp.headers().get("request-id"))
+        .cloned();
+    let mut bytes: ByteStream = Box::pin(resp.bytes_stream());
+    let mut held = BytesMut::new();
     loop {
-        while let Some(item) = open.parser.next_item() {
-            let SseItem::Event(ev) = item else { continue };
-            if ev.data.trim() == sse::DONE {
-                return Err(ProviderError::new(
-                    ErrorKind::StreamBroken,
-                    "the stream ended before any content",
-                ));
-            }
-            let Some(peek) = ChunkPeek::parse(&ev.data) else {
-                return Err(ProviderError::new(
-                    ErrorKind::StreamBroken,
-                    "the provider sent a malformed stream chunk",
-                ));
-            };
-            if let Some(e) = &peek.error {
-                return Err(classify_stream_error(e.get()));
-            }
-            if let Some(u) = &peek.usage {
-                open.usage = Some(u.to_canonical());
-            }
-            let content = peek.has_content();
-            open.finished |= peek.finish_reason().is_some();
-            open.held.push((ev.data, peek.is_usage_only()));
-            if content {
-                return Ok(open);
-            }
+        if let Some(e) = &pipe.state().error {
+            return Err(e.clone());
         }
-        match tokio::time::timeout_at(ttft_deadline, open.bytes.next()).await {
+        if pipe.state().started {
+            return Ok(OpenStream {
+                pipe,
+                held,
+                bytes,
+                upstream_request_id,
+            });
+        }
+        match tokio::time::timeout_at(ttft_deadline, bytes.next()).await {
             Err(_) => {
                 return Err(ProviderError::new(
                     ErrorKind::Timeout,
@@ -102,17 +78,20 @@ pub async fn open(
                 ));
             }
             Ok(None) => {
-                return Err(ProviderError::new(
-                    ErrorKind::StreamBroken,
-                    "the stream ended before any content",
-                ));
+                pipe.end(&mut held);
+                return Err(pipe.state().error.clone().unwrap_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::StreamBroken,
+                        "the stream ended before any content",
+                    )
+                }));
             }
             Ok(Some(Err(e))) => {
                 let mut err = transport_error(e);
                 err.kind = ErrorKind::StreamBroken;
                 return Err(err);
             }
-            Ok(Some(Ok(chunk))) => open.parser.push(&chunk),
+            Ok(Some(Ok(chunk))) => pipe.push(&chunk, &mut held),
         }
     }
 }
@@ -120,9 +99,9 @@ pub async fn open(
 /// How a relayed stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamEnd {
-    /// `[DONE]` (or a clean end after the finish chunk).
+    /// The terminal event arrived and was relayed.
     Completed,
-    /// The upstream broke after commit; the client got an error event.
+    /// The provider broke after commit; the client got an error event.
     Cut { reason: String },
     /// The client went away.
     ClientGone,
@@ -136,136 +115,51 @@ pub struct RelayOutcome {
     pub chunks: u64,
 }
 
-/// Relays a committed stream into `tx` as OpenAI SSE. `client_wants_usage` keeps or drops
-/// the usage-only chunk (the gateway always asks the upstream for it, to price the call).
-pub async fn relay(
-    mut open: OpenStream,
-    tx: mpsc::Sender<Bytes>,
-    client_wants_usage: bool,
-    idle: Duration,
-) -> RelayOutcome {
-    let mut chunks = 0u64;
-    let mut out = BytesMut::new();
-    for (data, usage_only) in std::mem::take(&mut open.held) {
-        if !usage_only || client_wants_usage {
-            sse::put_data(&mut out, &data);
-            chunks += 1;
-        }
-    }
-    if !out.is_empty() && tx.send(out.split().freeze()).await.is_err() {
-        return RelayOutcome {
-            end: StreamEnd::ClientGone,
-            usage: open.usage,
-            chunks,
-        };
-    }
+/// Relays a committed stream into `tx`, as the pipe produces client bytes.
+pub async fn relay(mut open: OpenStream, tx: mpsc::Sender<Bytes>, idle: Duration) -> RelayOutcome {
+    let mut out = std::mem::take(&mut open.held);
+    let pipe = &mut open.pipe;
+    let outcome = |pipe: &dyn Pipe, end: StreamEnd| RelayOutcome {
+        end,
+        usage: pipe.state().usage,
+        chunks: pipe.state().events,
+    };
     loop {
-        while let Some(item) = open.parser.next_item() {
-            let SseItem::Event(ev) = item else { continue };
-            if ev.data.trim() == sse::DONE {
-                let _ = tx.send(sse::data_event(sse::DONE)).await;
-                return RelayOutcome {
-                    end: StreamEnd::Completed,
-                    usage: open.usage,
-                    chunks,
-                };
+        if let Some(e) = pipe.state().error.clone() {
+            if !pipe.state().error_forwarded {
+                pipe.fail(e.kind, &e.message, &mut out);
             }
-            let Some(peek) = ChunkPeek::parse(&ev.data) else {
-                return cut(
-                    &tx,
-                    open.usage,
-                    chunks,
-                    "the provider sent a malformed stream chunk",
-                )
-                .await;
-            };
-            if peek.error.is_some() {
-                // Forward the provider's own error object: the client's format already.
-                let _ = tx.send(sse::data_event(&ev.data)).await;
-                return RelayOutcome {
-                    end: StreamEnd::Cut {
-                        reason: "the provider sent an error event".into(),
-                    },
-                    usage: open.usage,
-                    chunks,
-                };
-            }
-            if let Some(u) = &peek.usage {
-                open.usage = Some(u.to_canonical());
-            }
-            open.finished |= peek.finish_reason().is_some();
-            if peek.is_usage_only() && !client_wants_usage {
-                continue;
-            }
-            sse::put_data(&mut out, &ev.data);
-            chunks += 1;
+            let _ = tx.send(out.split().freeze()).await;
+            return outcome(pipe.as_ref(), StreamEnd::Cut { reason: e.message });
         }
         if !out.is_empty() && tx.send(out.split().freeze()).await.is_err() {
-            return RelayOutcome {
-                end: StreamEnd::ClientGone,
-                usage: open.usage,
-                chunks,
-            };
+            return outcome(pipe.as_ref(), StreamEnd::ClientGone);
         }
-        match tokio::time::timeout(idle, open.bytes.next()).await {
-            Err(_) => {
-                let why = format!(
-                    "the provider sent nothing for {}",
-                    humantime::format_duration(idle)
-                );
-                return cut(&tx, open.usage, chunks, &why).await;
-            }
-            Ok(Some(Ok(bytes))) => open.parser.push(&bytes),
-            Ok(Some(Err(_))) => {
-                return cut(
-                    &tx,
-                    open.usage,
-                    chunks,
-                    "the connection to the provider broke mid-stream",
-                )
-                .await;
-            }
-            Ok(None) if open.finished && !open.parser.has_partial() => {
-                // Some OpenAI-compatible servers omit [DONE]; the finish chunk came, so the
-                // answer is whole.
-                let _ = tx.send(sse::data_event(sse::DONE)).await;
-                return RelayOutcome {
-                    end: StreamEnd::Completed,
-                    usage: open.usage,
-                    chunks,
-                };
+        if pipe.state().complete {
+            return outcome(pipe.as_ref(), StreamEnd::Completed);
+        }
+        let cut = match tokio::time::timeout(idle, open.bytes.next()).await {
+            Ok(Some(Ok(bytes))) => {
+                pipe.push(&bytes, &mut out);
+                continue;
             }
             Ok(None) => {
-                return cut(
-                    &tx,
-                    open.usage,
-                    chunks,
-                    "the provider's stream ended before the answer was complete",
-                )
-                .await;
+                if pipe.end(&mut out) {
+                    continue;
+                }
+                match &pipe.state().error {
+                    Some(_) => continue,
+                    None => "the provider's stream ended before the answer was complete".to_owned(),
+                }
             }
-        }
-    }
-}
-
-async fn cut(
-    tx: &mpsc::Sender<Bytes>,
-    usage: Option<Usage>,
-    chunks: u64,
-    reason: &str,
-) -> RelayOutcome {
-    let body = ErrorBody::new(
-        format!("The stream was interrupted: {reason}."),
-        "upstream_error",
-        None,
-        Some("stream_interrupted"),
-    );
-    let _ = tx.send(sse::data_event(&body.to_json())).await;
-    RelayOutcome {
-        end: StreamEnd::Cut {
-            reason: reason.to_owned(),
-        },
-        usage,
-        chunks,
+            Err(_) => format!(
+                "the provider sent nothing for {}",
+                humantime::format_duration(idle)
+            ),
+            Ok(Some(Err(_))) => "the connection to the provider broke mid-stream".to_owned(),
+        };
+        pipe.fail(ErrorKind::StreamBroken, &cut, &mut out);
+        let _ = tx.send(out.split().freeze()).await;
+        return outcome(pipe.as_ref(), StreamEnd::Cut { reason: cut });
     }
 }

@@ -2,7 +2,9 @@
 //! size limit, and the fallbacks that answer unknown paths and wrong methods in the OpenAI
 //! error shape rather than axum's plain text. A request enters at `chat::completions`.
 
+mod answer;
 mod chat;
+mod messages;
 mod meta;
 pub mod respond;
 
@@ -21,6 +23,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::completions))
         .route("/chat/completions", post(chat::completions))
+        .route("/v1/messages", post(messages::create))
+        .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(meta::models))
         .route("/models", get(meta::models))
         .route("/healthz", get(meta::healthz))

@@ -15,6 +15,8 @@ pub const TARGET: HeaderName = HeaderName::from_static("x-modelmux-target");
 pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-modelmux-attempts");
 pub const UPSTREAM_REQUEST_ID: HeaderName =
     HeaderName::from_static("x-modelmux-upstream-request-id");
+pub const ALIAS: HeaderName = HeaderName::from_static("x-modelmux-alias");
+pub const CLAMPED: HeaderName = HeaderName::from_static("x-modelmux-clamped");
 
 /// What the gateway knows about a request when it answers.
 #[derive(Debug, Default, Clone)]
@@ -24,6 +26,10 @@ pub struct Meta {
     pub target: Option<String>,
     pub attempts: usize,
     pub upstream_request_id: Option<HeaderValue>,
+    /// The route alias pattern the client's model name matched.
+    pub alias: Option<String>,
+    /// `max_tokens=<asked>-><sent>` when the output limit was lowered to the target's.
+    pub clamped: Option<String>,
 }
 
 impl Meta {
@@ -44,6 +50,12 @@ impl Meta {
         }
         if self.request_id.is_some() {
             put(ATTEMPTS, &self.attempts.to_string());
+        }
+        if let Some(a) = &self.alias {
+            put(ALIAS, a);
+        }
+        if let Some(c) = &self.clamped {
+            put(CLAMPED, c);
         }
         if let Some(u) = &self.upstream_request_id {
             h.insert(UPSTREAM_REQUEST_ID, u.clone());

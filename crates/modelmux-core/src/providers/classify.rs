@@ -78,7 +78,7 @@ pub fn classify_openai(status: u16, headers: &HeaderMap, body: &[u8]) -> Provide
         status: Some(status),
         retry_after: retry_after(headers),
         message,
-        body: parsed,
+        body: parsed.map(Box::new),
     }
 }
 
@@ -116,7 +116,7 @@ pub fn classify_stream_error(error_json: &str) -> ProviderError {
         status: None,
         retry_after: None,
         message,
-        body: parsed,
+        body: parsed.map(Box::new),
     }
 }
 

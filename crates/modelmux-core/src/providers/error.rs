@@ -21,7 +21,7 @@ pub struct ProviderError {
     /// A short description; never holds a secret.
     pub message: String,
     /// The provider's error body, when it sent one we could read.
-    pub body: Option<ErrorBody>,
+    pub body: Option<Box<ErrorBody>>,
 }
 
 impl ProviderError {

@@ -1,9 +1,15 @@
 //! Provider adapters: one pooled HTTP client shared by all providers, and per provider the
-//! URL, auth and headers of its wire format. `Upstreams::send` makes one call and returns the
-//! answer, or a `ProviderError` already classified for the dispatcher.
+//! URL, auth, signing and error reading of its wire format (`openai` also serves Azure and
+//! every OpenAI-compatible server; `anthropic`; `gemini` serves AI Studio and Vertex AI;
+//! `bedrock`). `Upstreams::send` makes one call and returns the answer, or a
+//! `ProviderError` already classified for the dispatcher.
 
+mod anthropic;
+mod bedrock;
 pub mod classify;
 pub mod error;
+mod gemini;
+mod google_auth;
 mod openai;
 
 use std::collections::HashMap;
@@ -11,21 +17,91 @@ use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
+use modelmux_wire::WireFormat;
 
 pub use error::{ErrorKind, ProviderError};
 
 use crate::config::{Config, ProviderConfig};
-use crate::ids::{ProviderId, TargetRef};
+use crate::ids::{ModelId, ProviderId, TargetRef};
+
+/// A 2xx answer whose body is still to be read, so streams can be relayed as they arrive.
+#[derive(Debug)]
+pub struct Sent {
+    pub response: reqwest::Response,
+}
+
+/// One provider's adapter.
+enum Adapter {
+    OpenAi(Box<openai::OpenAiProvider>),
+    Anthropic(anthropic::AnthropicProvider),
+    Gemini(gemini::GeminiProvider),
+    Bedrock(bedrock::BedrockProvider),
+}
+
+impl Adapter {
+    fn new(p: &ProviderConfig) -> Result<Self, String> {
+        use crate::config::ProviderKind as K;
+        match p.kind {
+            K::OpenAi | K::Azure => Ok(Self::OpenAi(Box::new(openai::OpenAiProvider::new(p)))),
+            K::Anthropic => Ok(Self::Anthropic(anthropic::AnthropicProvider::new(p))),
+            K::Gemini | K::Vertex => Ok(Self::Gemini(gemini::GeminiProvider::new(p))),
+            K::Bedrock => Ok(Self::Bedrock(bedrock::BedrockProvider::new(p))),
+        }
+    }
+
+    fn format(&self) -> WireFormat {
+        match self {
+            Self::OpenAi(_) => WireFormat::OpenAiChat,
+            Self::Anthropic(_) => WireFormat::Anthropic,
+            Self::Gemini(_) => WireFormat::Gemini,
+            Self::Bedrock(_) => WireFormat::Bedrock,
+        }
+    }
+
+    async fn request(
+        &self,
+        client: &reqwest::Client,
+        model: &ModelId,
+        body: Bytes,
+        stream: bool,
+        forward: &[(HeaderName, HeaderValue)],
+    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+        match self {
+            Self::OpenAi(p) => {
+                let mut req = p.chat_request(client, model, body, stream);
+                for (name, value) in forward {
+                    req = req.header(name.clone(), value.clone());
+                }
+                Ok(req)
+            }
+            Self::Anthropic(p) => Ok(p.request(client, body, stream, forward)),
+            Self::Gemini(p) => p.request(client, model, body, stream).await,
+            Self::Bedrock(p) => p.request(client, model, body, stream),
+        }
+    }
+
+    fn classify(&self, status: u16, headers: &http::HeaderMap, body: &[u8]) -> ProviderError {
+        match self {
+            Self::OpenAi(_) => classify::classify_openai(status, headers, body),
+            Self::Anthropic(_) => anthropic::AnthropicProvider::classify(status, body),
+            Self::Gemini(_) => gemini::GeminiProvider::classify(status, body),
+            Self::Bedrock(_) => bedrock::BedrockProvider::classify(status, headers, body),
+        }
+    }
+}
+
+struct Provider {
+    config: ProviderConfig,
+    adapter: Adapter,
+}
 
 /// The provider side of the gateway: the shared client and every configured provider.
 #[derive(Clone)]
 pub struct Upstreams {
     client: reqwest::Client,
-    providers: Arc<HashMap<ProviderId, openai::OpenAiProvider>>,
+    providers: Arc<HashMap<ProviderId, Provider>>,
 }
-
-/// A successful upstream answer whose status is 2xx; the body is still to be read.
-pub type UpstreamResponse = reqwest::Response;
 
 static CRYPTO: Once = Once::new();
 
@@ -49,11 +125,16 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 impl Upstreams {
     pub fn new(config: &Config) -> Result<Self, String> {
         let client = http_client()?;
-        let providers = config
-            .providers
-            .values()
-            .map(|p| (p.id.clone(), openai::OpenAiProvider::new(p)))
-            .collect();
+        let mut providers = HashMap::new();
+        for p in config.providers.values() {
+            providers.insert(
+                p.id.clone(),
+                Provider {
+                    config: p.clone(),
+                    adapter: Adapter::new(p)?,
+                },
+            );
+        }
         Ok(Self {
             client,
             providers: Arc::new(providers),
@@ -64,34 +145,48 @@ impl Upstreams {
         self.providers.get(id).map(|p| &p.config)
     }
 
-    /// Sends one chat request to `target`. Errors are classified; a 2xx answer is returned
-    /// with its body unread so streams can be relayed as they arrive.
+    /// The wire format a provider speaks.
+    pub fn format_of(&self, id: &ProviderId) -> WireFormat {
+        self.providers
+            .get(id)
+            .map_or(WireFormat::OpenAiChat, |p| p.adapter.format())
+    }
+
+    /// Sends one chat request to `target`, with `forward` headers from the client (only
+    /// ever passed for a provider of the client's own format). Error answers are read and
+    /// classified; a 2xx answer comes back with its body unread.
     pub async fn send(
         &self,
         target: &TargetRef,
         body: Bytes,
         stream: bool,
-    ) -> Result<UpstreamResponse, ProviderError> {
+        forward: &[(HeaderName, HeaderValue)],
+    ) -> Result<Sent, ProviderError> {
         let provider = self.providers.get(&target.provider).ok_or_else(|| {
             ProviderError::new(
                 ErrorKind::NotFound,
                 format!("unknown provider {}", target.provider),
             )
         })?;
-        let request = provider.chat_request(&self.client, &target.model, body, stream);
+        let request = provider
+            .adapter
+            .request(&self.client, &target.model, body, stream, forward)
+            .await?;
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            return Ok(response);
+            return Ok(Sent { response });
         }
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
-        Err(classify::classify_openai(status, &headers, &body))
+        let mut err = provider.adapter.classify(status, &headers, &body);
+        err.retry_after = err.retry_after.or_else(|| classify::retry_after(&headers));
+        Err(err)
     }
 }
 
 /// A transport failure as a `ProviderError`. reqwest's messages can hold the URL, which may
-/// hold a key in its query (Gemini's `?key=`): only the kind of failure is kept.
+/// hold a key in its query: only the kind of failure is kept.
 pub fn transport_error(e: reqwest::Error) -> ProviderError {
     if e.is_timeout() {
         ProviderError::new(ErrorKind::Timeout, "the request timed out")

@@ -10,7 +10,7 @@ use crate::config::{ProviderConfig, ProviderKind};
 use crate::ids::ModelId;
 
 pub(super) struct OpenAiProvider {
-    pub(super) config: ProviderConfig,
+    config: ProviderConfig,
     chat_url: String,
     auth: Option<(HeaderName, HeaderValue)>,
 }

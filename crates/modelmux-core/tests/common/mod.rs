@@ -25,9 +25,8 @@ pub async fn sim(models: &[(&str, Behaviour)]) -> SimHandle {
         .map(|(m, b)| ((*m).to_owned(), b.clone()))
         .collect();
     modelmux_sim::bind(SimConfig {
-        api_key: None,
-        default: Behaviour::default(),
         models,
+        ..SimConfig::default()
     })
     .await
     .unwrap()

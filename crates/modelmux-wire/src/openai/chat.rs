@@ -125,6 +125,11 @@ impl ChatBody {
         self.fields.get(key).map(|v| &**v)
     }
 
+    /// Every top-level field, raw, in the order the client wrote them.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), &**v))
+    }
+
     /// Replaces (or appends) a field with a value serialised from `value`.
     pub fn set<T: serde::Serialize + ?Sized>(&mut self, key: &str, value: &T) {
         if let Ok(raw) = serde_json::value::to_raw_value(value) {

@@ -1,0 +1,300 @@
+//! Answering a decoded request, whatever its format: resolve the plan, walk the candidates
+//! (JSON or stream), and respond in the client's format with the `x-modelmux-*` headers.
+//! Every request, answered or not, ends in one access log line with its outcome.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream;
+use http::{HeaderValue, StatusCode};
+use tokio::sync::mpsc;
+
+use crate::config::ProviderKind;
+use crate::dispatch::bridge::{self, BodyOptions};
+use crate::dispatch::stream::{self as dstream, StreamEnd};
+use crate::dispatch::{self, Attempt, WalkError, Walked};
+use crate::error::{ClientFormat, GatewayError, describe};
+use crate::http::respond;
+use crate::ingress::Inbound;
+use crate::routing::{self, Candidate, Plan};
+use crate::state::AppState;
+
+/// Output limit Anthropic targets get when neither the client nor the catalog gives one.
+const DEFAULT_MAX_TOKENS: u64 = 4096;
+
+/// Resolves and answers `inbound`.
+pub async fn answer(
+    state: AppState,
+    inbound: Inbound,
+    mut meta: respond::Meta,
+    started: Instant,
+) -> Response {
+    let format = inbound.format;
+    let plan = match routing::resolve(
+        &state.config,
+        &inbound.summary.model,
+        inbound.summary.max_output_tokens,
+    ) {
+        Ok(p) => p,
+        Err(e) => return failed(meta, e, Vec::new(), started, inbound.summary.stream, format),
+    };
+    meta.route = Some(plan.route.clone());
+    meta.alias = plan.alias.clone();
+    // A candidate of another format needs the canonical request: build it (and report a
+    // client mistake in it) before any call is made.
+    if plan
+        .candidates
+        .iter()
+        .any(|c| state.upstreams.format_of(&c.target.provider) != format)
+        && let Err(e) = inbound.canonical()
+    {
+        return failed(meta, e, Vec::new(), started, inbound.summary.stream, format);
+    }
+    if inbound.summary.stream {
+        stream_answer(state, inbound, plan, meta, started).await
+    } else {
+        json_answer(state, inbound, plan, meta, started).await
+    }
+}
+
+fn body_options(state: &AppState, cand: &Candidate) -> BodyOptions {
+    let legacy = state
+        .upstreams
+        .config_of(&cand.target.provider)
+        .is_some_and(|p| p.kind == ProviderKind::OpenAi && p.legacy_max_tokens);
+    BodyOptions {
+        default_max_tokens: DEFAULT_MAX_TOKENS,
+        legacy_max_tokens: legacy,
+        max_output_tokens: cand.info.max_output_tokens,
+    }
+}
+
+type Forward = [(http::HeaderName, HeaderValue)];
+
+/// The request body for `cand`, and the client headers it may carry.
+fn prepare<'a>(
+    state: &AppState,
+    inbound: &'a Inbound,
+    cand: &Candidate,
+) -> Result<(Bytes, &'a Forward), crate::providers::ProviderError> {
+    let to = state.upstreams.format_of(&cand.target.provider);
+    let body = bridge::request_body(
+        inbound,
+        to,
+        cand.target.model.as_str(),
+        body_options(state, cand),
+    )?;
+    let forward = if to == inbound.format {
+        inbound.forward.as_slice()
+    } else {
+        &[]
+    };
+    Ok((body, forward))
+}
+
+async fn json_answer(
+    state: AppState,
+    inbound: Inbound,
+    plan: Plan,
+    mut meta: respond::Meta,
+    started: Instant,
+) -> Response {
+    let up = &state.upstreams;
+    let format = inbound.format;
+    let result = dispatch::walk(&plan, &inbound.summary, |cand, remaining| {
+        let prepared = prepare(&state, &inbound, cand);
+        let timeout = plan.settings.timeout.min(remaining);
+        let target = cand.target.clone();
+        async move {
+            let (body, forward) = prepared?;
+            dispatch::call_json(up, &target, body, format, forward, timeout)
+                .await
+                .map(|a| (a, None))
+        }
+    })
+    .await;
+    match result {
+        Ok(Walked {
+            answer,
+            target,
+            attempts,
+        }) => {
+            meta.clamped = clamp_note(&plan, &target, inbound.summary.max_output_tokens);
+            meta.target = Some(target.to_string());
+            meta.attempts = attempts.len();
+            meta.upstream_request_id = answer.upstream_request_id.clone();
+            log_done(
+                &meta,
+                StatusCode::OK,
+                started,
+                false,
+                &attempts,
+                None,
+                answer.usage,
+            );
+            respond::json(StatusCode::OK, answer.body, &meta)
+        }
+        Err(WalkError { error, attempts }) => failed(meta, error, attempts, started, false, format),
+    }
+}
+
+async fn stream_answer(
+    state: AppState,
+    inbound: Inbound,
+    plan: Plan,
+    mut meta: respond::Meta,
+    started: Instant,
+) -> Response {
+    let up = &state.upstreams;
+    let format = inbound.format;
+    let include_usage = inbound.summary.include_usage;
+    let result = dispatch::walk(&plan, &inbound.summary, |cand, remaining| {
+        let prepared = prepare(&state, &inbound, cand);
+        let timeout = plan.settings.timeout.min(remaining);
+        let ttft = plan.settings.ttft_timeout.min(remaining);
+        let target = cand.target.clone();
+        let pipe = bridge::pipe(
+            format,
+            up.format_of(&target.provider),
+            target.model.as_str(),
+            include_usage,
+        );
+        async move {
+            let (body, forward) = prepared?;
+            let t0 = tokio::time::Instant::now();
+            let sent = up.send(&target, body, true, forward);
+            dstream::open(sent, pipe, timeout, ttft)
+                .await
+                .map(|s| (s, Some(t0.elapsed())))
+        }
+    })
+    .await;
+    let Walked {
+        answer: open,
+        target,
+        attempts,
+    } = match result {
+        Ok(w) => w,
+        Err(WalkError { error, attempts }) => {
+            return failed(meta, error, attempts, started, true, format);
+        }
+    };
+    meta.clamped = clamp_note(&plan, &target, inbound.summary.max_output_tokens);
+    meta.target = Some(target.to_string());
+    meta.attempts = attempts.len();
+    meta.upstream_request_id = open.upstream_request_id.clone();
+
+    let (tx, rx) = mpsc::channel::<Bytes>(32);
+    let idle = plan.settings.stream_idle_timeout;
+    let log_meta = meta.clone();
+    tokio::spawn(async move {
+        let outcome = dstream::relay(open, tx, idle).await;
+        let cut = match &outcome.end {
+            StreamEnd::Completed => None,
+            StreamEnd::Cut { reason } => Some(reason.clone()),
+            StreamEnd::ClientGone => Some("client disconnected".to_owned()),
+        };
+        tracing::info!(
+            target: "modelmux::access",
+            request_id = log_meta.request_id.as_ref().map_or("", |r| r.as_str()),
+            format = ?format,
+            route = log_meta.route.as_deref().unwrap_or(""),
+            target = log_meta.target.as_deref().unwrap_or(""),
+            status = 200,
+            stream = true,
+            attempts = attempts.len(),
+            chunks = outcome.chunks,
+            input_tokens = outcome.usage.map_or(0, |u| u.input),
+            output_tokens = outcome.usage.map_or(0, |u| u.output),
+            ms = started.elapsed().as_millis() as u64,
+            ttft_ms = attempts.last().and_then(|a| a.ttft).map_or(0, |t| t.as_millis() as u64),
+            cut = cut.as_deref().unwrap_or(""),
+            "stream finished"
+        );
+    });
+    let body = Body::from_stream(stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    }));
+    let mut resp = Response::new(body);
+    let h = resp.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        http::header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache"),
+    );
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    meta.apply(h);
+    resp
+}
+
+/// `max_tokens=<asked>-><limit>` when the answering target's output limit is below what the
+/// request asked for (the body sent to it was clamped).
+fn clamp_note(plan: &Plan, target: &crate::ids::TargetRef, asked: Option<u64>) -> Option<String> {
+    let limit = plan
+        .candidates
+        .iter()
+        .find(|c| c.target == *target)?
+        .info
+        .max_output_tokens?;
+    let asked = asked?;
+    (asked > limit).then(|| format!("max_tokens={asked}->{limit}"))
+}
+
+/// The error answer, logged.
+pub fn failed(
+    mut meta: respond::Meta,
+    err: GatewayError,
+    attempts: Vec<Attempt>,
+    started: Instant,
+    stream: bool,
+    format: ClientFormat,
+) -> Response {
+    meta.attempts = attempts.len();
+    if meta.target.is_none() {
+        meta.target = attempts.last().map(|a| a.target.to_string());
+    }
+    log_done(
+        &meta,
+        err.status(),
+        started,
+        stream,
+        &attempts,
+        Some(&err),
+        None,
+    );
+    respond::error(&err, format, &meta)
+}
+
+fn log_done(
+    meta: &respond::Meta,
+    status: StatusCode,
+    started: Instant,
+    stream: bool,
+    attempts: &[Attempt],
+    err: Option<&GatewayError>,
+    usage: Option<modelmux_wire::Usage>,
+) {
+    tracing::info!(
+        target: "modelmux::access",
+        request_id = meta.request_id.as_ref().map_or("", |r| r.as_str()),
+        route = meta.route.as_deref().unwrap_or(""),
+        target = meta.target.as_deref().unwrap_or(""),
+        alias = meta.alias.as_deref().unwrap_or(""),
+        clamped = meta.clamped.as_deref().unwrap_or(""),
+        status = status.as_u16(),
+        stream,
+        attempts = attempts.len(),
+        input_tokens = usage.map_or(0, |u| u.input),
+        output_tokens = usage.map_or(0, |u| u.output),
+        ms = started.elapsed().as_millis() as u64,
+        error = err.map(|e| if attempts.is_empty() { e.to_string() } else { format!("{e}: {}", describe(attempts)) }).unwrap_or_default(),
+        "request finished"
+    );
+}

@@ -1,0 +1,176 @@
+//! Ingress: a client's body, decoded once. `Inbound` keeps the raw bytes (for same-format
+//! passthrough, where only `model` changes), the format-neutral `Summary` that routing and
+//! limits need, the canonical request (built only when some candidate speaks another
+//! format), and the client headers that may be forwarded to a provider of the same format.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use modelmux_wire::codec::TranslateError;
+use modelmux_wire::openai::ChatBody;
+use modelmux_wire::{ChatRequest, WireFormat};
+
+use crate::error::GatewayError;
+
+/// What routing needs to know about a request, whatever format it came in.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub model: String,
+    pub stream: bool,
+    /// OpenAI clients: `stream_options.include_usage`.
+    pub include_usage: bool,
+    pub max_output_tokens: Option<u64>,
+    pub estimated_input_tokens: u64,
+    pub message_count: usize,
+    pub has_tools: bool,
+    pub has_images: bool,
+}
+
+/// A decoded client request.
+#[derive(Debug)]
+pub struct Inbound {
+    pub format: WireFormat,
+    pub raw: Bytes,
+    pub summary: Summary,
+    /// OpenAI Chat clients: the body as ordered raw fields.
+    pub openai: Option<ChatBody>,
+    canonical: OnceLock<Result<ChatRequest, TranslateError>>,
+    /// Client headers forwarded to a provider that speaks the client's format.
+    pub forward: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl Inbound {
+    /// An OpenAI Chat Completions body.
+    pub fn openai_chat(raw: Bytes) -> Result<Self, GatewayError> {
+        let body = ChatBody::parse(&raw).map_err(decode_error)?;
+        let s = body.summary().map_err(decode_error)?;
+        let summary = Summary {
+            estimated_input_tokens: s.estimated_input_tokens(),
+            model: s.model,
+            stream: s.stream,
+            include_usage: s.include_usage,
+            max_output_tokens: s.max_output_tokens,
+            message_count: s.message_count,
+            has_tools: s.has_tools,
+            has_images: s.has_images,
+        };
+        Ok(Self {
+            format: WireFormat::OpenAiChat,
+            raw,
+            summary,
+            openai: Some(body),
+            canonical: OnceLock::new(),
+            forward: Vec::new(),
+        })
+    }
+
+    /// A body already decoded into canonical form by the format's own decoder.
+    pub fn from_canonical(
+        format: WireFormat,
+        raw: Bytes,
+        req: ChatRequest,
+        forward: Vec<(HeaderName, HeaderValue)>,
+    ) -> Self {
+        let summary = summarise(&req);
+        let canonical = OnceLock::new();
+        let _ = canonical.set(Ok(req));
+        Self {
+            format,
+            raw,
+            summary,
+            openai: None,
+            canonical,
+            forward,
+        }
+    }
+
+    /// The canonical request, decoded on first use.
+    pub fn canonical(&self) -> Result<&ChatRequest, GatewayError> {
+        let result = self.canonical.get_or_init(|| match &self.openai {
+            Some(body) => modelmux_wire::openai::from_openai(body),
+            None => Err(TranslateError::new("no canonical form for this request")),
+        });
+        result.as_ref().map_err(|e| GatewayError::InvalidRequest {
+            message: e.message.clone(),
+            param: e.param.clone(),
+            code: None,
+        })
+    }
+}
+
+fn decode_error(e: modelmux_wire::openai::DecodeError) -> GatewayError {
+    GatewayError::InvalidRequest {
+        message: e.message,
+        param: e.param,
+        code: e.code,
+    }
+}
+
+/// The format-neutral summary of a canonical request.
+pub fn summarise(req: &ChatRequest) -> Summary {
+    use modelmux_wire::canonical::Part;
+    let mut chars = 0usize;
+    let mut has_images = false;
+    for m in &req.messages {
+        for p in &m.content {
+            match p {
+                Part::Text { text, .. } | Part::Thinking { text, .. } => chars += text.len(),
+                Part::ToolCall {
+                    arguments, name, ..
+                } => chars += arguments.len() + name.len(),
+                Part::ToolResult { content, .. } => {
+                    for c in content {
+                        if let Part::Text { text, .. } = c {
+                            chars += text.len();
+                        }
+                    }
+                }
+                Part::Image { .. } => has_images = true,
+                _ => {}
+            }
+        }
+    }
+    for t in &req.tools {
+        chars += t.name.len()
+            + t.description.as_deref().map_or(0, str::len)
+            + t.parameters.to_string().len();
+    }
+    Summary {
+        model: req.model.clone(),
+        stream: req.stream,
+        include_usage: false,
+        max_output_tokens: req.max_tokens,
+        estimated_input_tokens: (chars as u64).div_ceil(4) + 4 * req.messages.len() as u64,
+        message_count: req.messages.len(),
+        has_tools: !req.tools.is_empty(),
+        has_images,
+    }
+}
+
+/// Client headers worth forwarding to a provider of the client's own format: protocol
+/// headers (`anthropic-version`, `anthropic-beta`, OpenAI's session headers), never
+/// credentials or hop-by-hop headers.
+pub fn forwardable(headers: &HeaderMap, format: WireFormat) -> Vec<(HeaderName, HeaderValue)> {
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            match format {
+                WireFormat::Anthropic => {
+                    n.starts_with("anthropic-") || n == "x-app" || n.starts_with("x-claude-code")
+                }
+                WireFormat::OpenAiChat | WireFormat::OpenAiResponses => {
+                    n.starts_with("openai-")
+                        || n == "session-id"
+                        || n == "thread-id"
+                        || n == "originator"
+                        || n.starts_with("x-codex-")
+                        || n == "x-client-request-id"
+                }
+                WireFormat::Gemini | WireFormat::Bedrock => false,
+            }
+        })
+        .map(|(n, v)| (n.clone(), v.clone()))
+        .collect()
+}
