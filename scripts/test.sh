@@ -2,14 +2,19 @@
 # The project's one test command:
 #   1. cargo test --workspace
 #   2. cargo build -p modelmux
-#   3. the official-SDK conformance tests (tests/sdk) in a venv, against that binary.
+#   3. the official-SDK conformance tests (tests/sdk) against that binary, in two venvs:
+#      - tests/sdk/requirements.txt (openai, anthropic 2.x): every test in tests/sdk;
+#      - tests/sdk/requirements-legacy.txt (anthropic 0.x, the major that sends `x-api-key`;
+#        two versions of one package cannot share a venv): test_anthropic_sdk.py only.
+#   4. the real Claude Code CLI through the gateway (tests/cli; see the last block).
 #
 # Environment:
-#   CARGO_TARGET_DIR  honoured as cargo does (default: <repo>/target)
-#   MODELMUX_VENV     the venv for the SDK tests (default: $TARGET_DIR/sdk-venv)
-#   PYTHON            interpreter that creates the venv (default: python3; 3.11 is known good)
-#   CI=true           the SDK tests must run: failing to install them is an error
-# Extra arguments are passed to pytest, e.g. `scripts/test.sh -k stream`.
+#   CARGO_TARGET_DIR      honoured as cargo does (default: <repo>/target)
+#   MODELMUX_VENV         the venv for the SDK tests (default: $TARGET_DIR/sdk-venv)
+#   MODELMUX_VENV_LEGACY  the venv for the legacy anthropic SDK (default: $TARGET_DIR/sdk-venv-legacy)
+#   PYTHON                interpreter that creates the venvs (default: python3; 3.11 is known good)
+#   CI=true               the SDK tests must run: failing to install them is an error
+# Extra arguments are passed to both pytest runs, e.g. `scripts/test.sh -k stream`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,32 +50,108 @@ skip_sdk() {
   exit 0
 }
 
-REQS="tests/sdk/requirements.txt"
-VENV="${MODELMUX_VENV:-$TARGET_DIR/sdk-venv}"
 PY="${PYTHON:-python3}"
 
-say "SDK tests: venv $VENV"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  command -v "$PY" >/dev/null 2>&1 || skip_sdk "no Python interpreter ($PY not found)"
-  "$PY" -m venv "$VENV" || skip_sdk "$PY -m venv $VENV failed (is the venv module installed?)"
-fi
-
-# Install only when the requirements (or the interpreter) changed since the last install.
-STAMP="$VENV/.requirements.stamp"
-WANT="$( { cat "$REQS"; "$VENV/bin/python" -VV; } | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
-  echo "installing $REQS"
-  PIP_LOG="$VENV/pip-install.log"
-  if ! "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-      --retries "${PIP_RETRIES:-2}" -r "$REQS" >"$PIP_LOG" 2>&1; then
-    tail -n 15 "$PIP_LOG" | sed 's/^/   pip: /'
-    skip_sdk "pip could not install $REQS (is PyPI reachable?); full log: $PIP_LOG"
+# prepare_venv VENV REQS: create VENV if needed and install REQS into it, only when the
+# requirements (or the interpreter) changed since the last install. On failure prints why
+# and returns 1.
+prepare_venv() {
+  local venv="$1" reqs="$2"
+  say "SDK tests: venv $venv ($reqs)"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    if ! command -v "$PY" >/dev/null 2>&1; then
+      WHY="no Python interpreter ($PY not found)"
+      return 1
+    fi
+    if ! "$PY" -m venv "$venv"; then
+      WHY="$PY -m venv $venv failed (is the venv module installed?)"
+      return 1
+    fi
   fi
-  echo "$WANT" >"$STAMP"
-else
-  echo "requirements already installed ($STAMP matches)"
+  local stamp="$venv/.requirements.stamp" want
+  want="$( { cat "$reqs"; "$venv/bin/python" -VV; } | sha256sum | cut -d' ' -f1)"
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "installing $reqs"
+    local pip_log="$venv/pip-install.log"
+    if ! "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+        --retries "${PIP_RETRIES:-2}" -r "$reqs" >"$pip_log" 2>&1; then
+      tail -n 15 "$pip_log" | sed 's/^/   pip: /'
+      WHY="pip could not install $reqs (is PyPI reachable?); full log: $pip_log"
+      return 1
+    fi
+    echo "$want" >"$stamp"
+  else
+    echo "requirements already installed ($stamp matches)"
+  fi
+}
+
+VENV="${MODELMUX_VENV:-$TARGET_DIR/sdk-venv}"
+VENV_LEGACY="${MODELMUX_VENV_LEGACY:-$TARGET_DIR/sdk-venv-legacy}"
+WHY=""
+
+prepare_venv "$VENV" tests/sdk/requirements.txt || skip_sdk "$WHY"
+
+LEGACY_OK=1
+if ! prepare_venv "$VENV_LEGACY" tests/sdk/requirements-legacy.txt; then
+  LEGACY_OK=0
+  echo
+  echo "!! legacy anthropic SDK tests SKIPPED: $WHY"
+  if [[ "${CI:-}" == "true" ]]; then
+    echo "!! CI=true: the SDK tests must run here, so this is a failure." >&2
+    exit 1
+  fi
 fi
 
-say "pytest tests/sdk (MODELMUX_BIN=$BIN)"
-MODELMUX_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 \
-  "$VENV/bin/python" -m pytest tests/sdk -q -p no:cacheprovider "$@"
+# sdk_versions VENV PKG...: "openai 3.54.0, anthropic 2.12.0" as installed there.
+sdk_versions() {
+  local venv="$1"
+  shift
+  "$venv/bin/python" - "$@" <<'PYEOF' 2>/dev/null || echo "versions unknown"
+import sys
+from importlib.metadata import version
+print(", ".join(f"{p} {version(p)}" for p in sys.argv[1:]))
+PYEOF
+}
+
+run_pytest() {
+  local venv="$1"
+  shift
+  MODELMUX_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 \
+    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+}
+
+# Both runs go ahead whatever the first gives; the script fails if either failed.
+say "pytest tests/sdk (MODELMUX_BIN=$BIN; $(sdk_versions "$VENV" openai anthropic))"
+STATUS=0
+run_pytest "$VENV" tests/sdk "$@" || STATUS=$?
+
+if [[ "$LEGACY_OK" == 1 ]]; then
+  say "pytest tests/sdk/test_anthropic_sdk.py (legacy SDK; $(sdk_versions "$VENV_LEGACY" anthropic))"
+  LEGACY_STATUS=0
+  run_pytest "$VENV_LEGACY" tests/sdk/test_anthropic_sdk.py "$@" || LEGACY_STATUS=$?
+  # 5 = no test selected, which extra arguments such as `-k openai` may well cause here.
+  if [[ "$LEGACY_STATUS" != 0 && "$LEGACY_STATUS" != 5 ]]; then
+    STATUS=$LEGACY_STATUS
+  fi
+fi
+
+# --- Claude Code CLI (tests/cli): the real `claude -p`, headless, through the gateway to a
+# simulated provider of each format, with a Bash tool round trip. npm installs the pinned
+# CLI once into MODELMUX_CLI_CACHE (default $TARGET_DIR/cli-cache); without npm or its
+# registry the tests are skipped, with the reason printed (CI=true: they fail instead).
+# MODELMUX_SKIP_CLI=1 skips this block. Runs in the SDK venv (it needs only pytest).
+if [[ "${MODELMUX_SKIP_CLI:-}" == 1 ]]; then
+  printf '\n!! Claude Code CLI tests SKIPPED: MODELMUX_SKIP_CLI=1\n'
+else
+  CLI_CACHE="${MODELMUX_CLI_CACHE:-$TARGET_DIR/cli-cache}"
+  say "pytest tests/cli (Claude Code CLI, cache $CLI_CACHE)"
+  CLI_STATUS=0
+  MODELMUX_BIN="$BIN" MODELMUX_CLI_CACHE="$CLI_CACHE" PYTHONDONTWRITEBYTECODE=1 \
+    "$VENV/bin/python" -m pytest tests/cli -q -rs -p no:cacheprovider "$@" || CLI_STATUS=$?
+  # 5 = no test selected, which extra arguments such as `-k stream` may well cause here.
+  if [[ "$CLI_STATUS" != 0 && "$CLI_STATUS" != 5 ]]; then
+    STATUS=$CLI_STATUS
+  fi
+fi
+
+exit "$STATUS"

@@ -1,6 +1,8 @@
 """The gateway as the official OpenAI Python SDK sees it: chat, streaming (with and
 without usage), tool calls plain and streamed, parallel tool calls, fallbacks the client
-does not notice, errors as the SDK's typed exceptions, and the model list.
+does not notice, errors as the SDK's typed exceptions, and the model list; then the same
+chat, stream and tool-call behaviours on routes over Anthropic-, Gemini-, Vertex- and
+Bedrock-format providers, where every request and answer goes through translation.
 
 Every request goes through `openai.OpenAI(base_url=<gateway>/v1, max_retries=0)`; the
 SDK's own retries are off so that what a test sees is what the gateway answered.
@@ -12,7 +14,7 @@ import json
 
 import openai
 import pytest
-from conftest import FAILING_ROUTE_RETRIES, MASTER_KEY, ROUTES
+from conftest import FAILING_ROUTE_RETRIES, FORMATS, MASTER_KEY, ROUTES, format_routes
 
 HELLO = [
     {"role": "system", "content": "Be brief."},
@@ -480,3 +482,280 @@ def test_models_list_shows_the_routes(client):
     assert set(ROUTES) <= set(ids), ids
     for m in models:
         assert m.object == "model", m
+
+
+# ---------------------------------------------------------------------------- other formats
+#
+# The routes `on-<format>[-tools|-parallel]` (conftest) lead to a simulator speaking that
+# provider's own wire format; the client still speaks Chat Completions.
+
+OTHER_FORMATS = [f for f in FORMATS if f != "openai"]
+
+
+def fmt_route(fmt: str, what: str = "chat") -> str:
+    return format_routes(fmt)[what]
+
+
+def fmt_target(fmt: str, model: str) -> str:
+    return f"{FORMATS[fmt]}/{model}"
+
+
+def tool_turns(calls: list[dict], results: list[str]) -> list[dict]:
+    """The assistant's tool calls and one `tool` message per result, as the next history."""
+    return [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
+                for c in calls
+            ],
+        },
+        *(
+            {"role": "tool", "tool_call_id": c["id"], "content": r}
+            for c, r in zip(calls, results, strict=True)
+        ),
+    ]
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_chat_over_other_formats(client, fmt):
+    raw = client.chat.completions.with_raw_response.create(model=fmt_route(fmt), messages=HELLO)
+    assert raw.status_code == 200
+    completion = raw.parse()
+    assert completion.object == "chat.completion"
+    assert completion.id
+    assert len(completion.choices) == 1
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant"
+    assert isinstance(choice.message.content, str) and choice.message.content.strip()
+    assert choice.finish_reason == "stop", choice
+    assert choice.message.tool_calls in (None, [])
+    assert_usage(completion.usage)
+    h = modelmux_headers(raw.headers)
+    assert h.get("x-modelmux-route") == fmt_route(fmt), h
+    assert h.get("x-modelmux-target") == fmt_target(fmt, "chat-model"), h
+    assert h.get("x-modelmux-attempts") == "1", h
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_max_completion_tokens_over_other_formats(client, fmt):
+    completion = client.chat.completions.create(
+        model=fmt_route(fmt), messages=HELLO, max_completion_tokens=3
+    )
+    assert completion.choices[0].finish_reason == "length", completion
+    assert completion.usage.completion_tokens == 3, completion.usage
+    assert completion.choices[0].message.content.strip()
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_stream_with_include_usage_over_other_formats(client, fmt):
+    raw = client.chat.completions.with_raw_response.create(
+        model=fmt_route(fmt),
+        messages=HELLO,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    h = modelmux_headers(raw.headers)
+    assert h.get("x-modelmux-target") == fmt_target(fmt, "chat-model"), h
+    assert raw.headers.get("content-type", "").startswith("text/event-stream")
+    got = collect_stream(raw.parse())
+    assert got["text"].strip(), "the streamed text is empty"
+    assert got["finishes"] == ["stop"], got["finishes"]
+    usage_chunks = got["usage_chunks"]
+    assert len(usage_chunks) == 1, f"expected exactly one usage chunk, got {usage_chunks}"
+    idx, usage_chunk = usage_chunks[0]
+    assert idx == len(got["chunks"]) - 1, "the usage chunk is not the last one"
+    assert usage_chunk.choices == [], usage_chunk
+    assert_usage(usage_chunk.usage)
+    assert [c for c in got["chunks"] if not c.choices] == [usage_chunk]
+    assert len({c.id for c in got["chunks"]}) == 1, "chunks of one stream carry different ids"
+
+    plain = client.chat.completions.create(model=fmt_route(fmt), messages=HELLO)
+    assert usage_chunk.usage.prompt_tokens == plain.usage.prompt_tokens
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_stream_without_include_usage_over_other_formats(client, fmt):
+    got = collect_stream(
+        client.chat.completions.create(model=fmt_route(fmt), messages=HELLO, stream=True)
+    )
+    assert got["text"].strip()
+    assert got["finishes"] == ["stop"], got["finishes"]
+    assert got["usage_chunks"] == [], "a chunk carries usage the client did not ask for"
+
+
+@pytest.mark.parametrize("assistant_turn", ["dict", "sdk_message"])
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_tool_call_round_trip_over_other_formats(client, fmt, assistant_turn):
+    route = fmt_route(fmt, "tools")
+    first = client.chat.completions.create(
+        model=route, messages=WEATHER_QUESTION, tools=[WEATHER_TOOL]
+    )
+    choice = first.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    calls = choice.message.tool_calls
+    assert calls is not None and len(calls) == 1, choice.message
+    call = calls[0]
+    assert call.type == "function"
+    assert call.id
+    assert call.function.name == "get_weather"
+    args = json.loads(call.function.arguments)
+    assert isinstance(args.get("city"), str) and args["city"], args
+    assert_usage(first.usage)
+
+    if assistant_turn == "dict":
+        history = tool_turns(
+            [{"id": call.id, "name": call.function.name, "arguments": call.function.arguments}],
+            [TOOL_RESULT],
+        )
+    else:
+        history = [choice.message, {"role": "tool", "tool_call_id": call.id, "content": TOOL_RESULT}]
+    final = client.chat.completions.create(
+        model=route, messages=[*WEATHER_QUESTION, *history], tools=[WEATHER_TOOL]
+    )
+    fc = final.choices[0]
+    assert fc.finish_reason == "stop", fc
+    assert fc.message.tool_calls in (None, []), fc.message
+    assert fc.message.content == f"The tool returned: {TOOL_RESULT}", fc.message.content
+    assert_usage(final.usage)
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_streamed_tool_call_over_other_formats(client, fmt):
+    route = fmt_route(fmt, "tools")
+    got = collect_stream(
+        client.chat.completions.create(
+            model=route,
+            messages=WEATHER_QUESTION,
+            tools=[WEATHER_TOOL],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert got["finishes"] == ["tool_calls"], got["finishes"]
+    assert got["text"] == "", got["text"]
+    assert sorted(got["calls"]) == [0], got["calls"]
+    call = got["calls"][0]
+    assert call["name"] == "get_weather"
+    assert call["type"] == "function"
+    args = json.loads(call["arguments"])
+    assert isinstance(args.get("city"), str) and args["city"], args
+    assert len(got["usage_chunks"]) == 1, got["usage_chunks"]
+    assert_usage(got["usage_chunks"][0][1].usage)
+
+    final = collect_stream(
+        client.chat.completions.create(
+            model=route,
+            messages=[*WEATHER_QUESTION, *tool_turns([call], [TOOL_RESULT])],
+            tools=[WEATHER_TOOL],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert final["finishes"] == ["stop"], final["finishes"]
+    assert final["text"] == f"The tool returned: {TOOL_RESULT}", final["text"]
+    assert final["calls"] == {}
+    assert len(final["usage_chunks"]) == 1, final["usage_chunks"]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_parallel_tool_calls_and_results_over_other_formats(client, fmt, stream):
+    """Two calls in one answer, indices 0 and 1 when streamed; the two `tool` messages
+    that answer them become one turn of results upstream."""
+    route = fmt_route(fmt, "parallel")
+    question = [{"role": "user", "content": "Weather and time in Paris?"}]
+    first = client.chat.completions.create(
+        model=route, messages=question, tools=[WEATHER_TOOL, TIME_TOOL], stream=stream
+    )
+    if stream:
+        got = collect_stream(first)
+        assert got["finishes"] == ["tool_calls"], got["finishes"]
+        assert sorted(got["calls"]) == [0, 1], got["calls"]
+        calls = [got["calls"][0], got["calls"][1]]
+    else:
+        choice = first.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        calls = [
+            {"id": c.id, "name": c.function.name, "arguments": c.function.arguments}
+            for c in choice.message.tool_calls or []
+        ]
+    assert [c["name"] for c in calls] == ["get_weather", "get_time"], calls
+    assert len({c["id"] for c in calls}) == 2, calls
+    assert json.loads(calls[0]["arguments"]).get("city"), calls[0]
+    assert json.loads(calls[1]["arguments"]).get("timezone"), calls[1]
+
+    final = client.chat.completions.create(
+        model=route,
+        messages=[*question, *tool_turns(calls, [TOOL_RESULT, "14:05"])],
+        tools=[WEATHER_TOOL, TIME_TOOL],
+    )
+    fc = final.choices[0]
+    assert fc.finish_reason == "stop", fc
+    assert fc.message.content == f"The tool returned: {TOOL_RESULT} 14:05", fc.message.content
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS))
+def test_a_stream_broken_after_commit_raises_over_every_format(client, fmt):
+    """The provider drops the connection after three chunks, after the gateway committed:
+    the SDK must raise (an `error` object, no `[DONE]`), never see a finished stream."""
+    text: list[str] = []
+    finishes: list[str] = []
+    with pytest.raises(openai.APIError) as info:
+        for chunk in client.chat.completions.create(
+            model=fmt_route(fmt, "cut"), messages=HELLO, stream=True
+        ):
+            for choice in chunk.choices:
+                text.append(choice.delta.content or "")
+                if choice.finish_reason is not None:
+                    finishes.append(choice.finish_reason)
+    assert not isinstance(info.value, openai.APIStatusError), "committed: no status to give"
+    assert "".join(text).strip(), "no text before the cut"
+    assert finishes == [], f"a broken stream announced a finish: {finishes}"
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_tool_choice_over_other_formats(client, fmt):
+    question = [{"role": "user", "content": "Weather and time in Paris?"}]
+    tools = [WEATHER_TOOL, TIME_TOOL]
+    named = client.chat.completions.create(
+        model=fmt_route(fmt, "parallel"),
+        messages=question,
+        tools=tools,
+        tool_choice={"type": "function", "function": {"name": "get_time"}},
+    )
+    assert [c.function.name for c in named.choices[0].message.tool_calls or []] == ["get_time"]
+    required = client.chat.completions.create(
+        model=fmt_route(fmt, "tools"), messages=question, tools=tools, tool_choice="required"
+    )
+    assert required.choices[0].finish_reason == "tool_calls", required
+    assert required.choices[0].message.tool_calls, required
+    none = client.chat.completions.create(
+        model=fmt_route(fmt, "tools"), messages=question, tools=tools, tool_choice="none"
+    )
+    assert none.choices[0].finish_reason == "stop", none
+    assert none.choices[0].message.tool_calls in (None, []), none
+    assert none.choices[0].message.content.strip()
+
+
+@pytest.mark.parametrize("fmt", OTHER_FORMATS)
+def test_system_and_developer_turns_and_history_over_other_formats(client, fmt):
+    completion = client.chat.completions.create(
+        model=fmt_route(fmt),
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "developer", "content": "Answer in English."},
+            {"role": "user", "content": "Hi."},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+            {"role": "user", "content": [{"type": "text", "text": "ECHO: same words back"}]},
+        ],
+        temperature=0.2,
+        top_p=0.9,
+        stop=["NEVER-SEEN"],
+    )
+    assert completion.choices[0].message.content == "same words back", completion

@@ -25,6 +25,11 @@ pub struct Summary {
     pub message_count: usize,
     pub has_tools: bool,
     pub has_images: bool,
+    pub tool_choice: Option<&'static str>,
+    pub output_format: Option<&'static str>,
+    pub reasoning: bool,
+    pub last_user_text: String,
+    pub metadata: Vec<(String, String)>,
 }
 
 /// A decoded client request.
@@ -38,6 +43,16 @@ pub struct Inbound {
     canonical: OnceLock<Result<ChatRequest, TranslateError>>,
     /// Client headers forwarded to a provider that speaks the client's format.
     pub forward: Vec<(HeaderName, HeaderValue)>,
+    /// Responses API clients: the id the answer gets, whether to store it, and the full input
+    /// (earlier turns included) to store with it.
+    pub responses: Option<ResponsesMeta>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResponsesMeta {
+    pub id: String,
+    pub store: bool,
+    pub input_items: Vec<serde_json::Value>,
 }
 
 impl Inbound {
@@ -54,6 +69,11 @@ impl Inbound {
             message_count: s.message_count,
             has_tools: s.has_tools,
             has_images: s.has_images,
+            tool_choice: s.tool_choice,
+            output_format: s.output_format,
+            reasoning: s.reasoning,
+            last_user_text: s.last_user_text,
+            metadata: s.metadata,
         };
         Ok(Self {
             format: WireFormat::OpenAiChat,
@@ -62,6 +82,7 @@ impl Inbound {
             openai: Some(body),
             canonical: OnceLock::new(),
             forward: Vec::new(),
+            responses: None,
         })
     }
 
@@ -82,7 +103,15 @@ impl Inbound {
             openai: None,
             canonical,
             forward,
+            responses: None,
         }
+    }
+
+    /// The id a Responses answer gets.
+    pub fn response_id(&self) -> &str {
+        self.responses
+            .as_ref()
+            .map_or("resp_modelmux", |r| r.id.as_str())
     }
 
     /// The canonical request, decoded on first use.
@@ -136,7 +165,40 @@ pub fn summarise(req: &ChatRequest) -> Summary {
             + t.description.as_deref().map_or(0, str::len)
             + t.parameters.to_string().len();
     }
+    use modelmux_wire::canonical::{ResponseFormat, Role, ToolChoice};
+    let last_user_text = req
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)
+        .map(|m| m.joined_text())
+        .unwrap_or_default();
     Summary {
+        tool_choice: req.tool_choice.as_ref().map(|c| match c {
+            ToolChoice::Auto => "auto",
+            ToolChoice::None => "none",
+            ToolChoice::Required => "required",
+            ToolChoice::Named(_) => "named",
+        }),
+        output_format: req.response_format.as_ref().map(|f| match f {
+            ResponseFormat::Text => "text",
+            ResponseFormat::JsonObject => "json_object",
+            ResponseFormat::JsonSchema { .. } => "json_schema",
+        }),
+        reasoning: req
+            .reasoning
+            .as_ref()
+            .is_some_and(|r| r.enabled != Some(false) && r.effort.as_deref() != Some("none")),
+        last_user_text,
+        metadata: req
+            .metadata
+            .as_ref()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default(),
         model: req.model.clone(),
         stream: req.stream,
         include_usage: false,

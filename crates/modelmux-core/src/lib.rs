@@ -5,17 +5,24 @@
 //! tests: give it a bound listener, a config and a shutdown future.
 
 pub mod auth;
+pub mod catalog;
 pub mod config;
+pub mod decision;
 pub mod dispatch;
 pub mod error;
+pub mod features;
+pub mod health;
 pub mod http;
 pub mod ids;
 pub mod ingress;
+pub mod intent;
 pub mod providers;
+pub mod responses_store;
 pub mod routing;
 pub mod secret;
 mod serve;
 pub mod state;
+pub mod strategy;
 
 pub use config::Config;
 pub use http::app;

@@ -3,13 +3,26 @@
 //! `claude-*-haiku-*`, for model names agents pick on their own); then `provider/model`
 //! addresses one target directly; then a bare model name declared by exactly one provider.
 //! A route with `max_output_policy = "filter"` drops targets that cannot give the output
-//! the request asks for; by default such requests are clamped at dispatch instead. The
-//! routing engine of a later issue replaces the fixed order with scored strategies; the plan
-//! stays the seam.
+//! the request asks for; by default such requests are clamped at dispatch instead.
+//!
+//! `decide` is the whole routing decision: features are scored once, the intent is
+//! classified, a client's `x-modelmux-route` header is honoured only for routes the operator
+//! allows, policy rules (CEL over the features, first match wins) may pick another route,
+//! and the chosen route's candidates go through the capability filter, health and the
+//! route's strategy. The result is a `Plan` to walk and a `Decision` to explain it.
 
-use crate::config::{Config, MaxOutputPolicy, ModelInfo, RouteSettings};
+use std::sync::{Arc, OnceLock};
+
+use http::HeaderMap;
+
+use crate::config::{Config, MaxOutputPolicy, ModelInfo, RouteSettings, Strategy, glob_match};
+use crate::decision::Decision;
 use crate::error::GatewayError;
+use crate::features::Features;
+use crate::health::Health;
 use crate::ids::{ModelId, ProviderId, TargetRef};
+use crate::ingress::Summary;
+use crate::intent::{IntentClassifier, RuleClassifier};
 
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -27,6 +40,130 @@ pub struct Plan {
     pub settings: RouteSettings,
     /// Candidates the route had but the plan left out, with the reason.
     pub dropped: Vec<(TargetRef, String)>,
+}
+
+/// The shared CEL environment (the standard library), built once.
+fn cel_env() -> Arc<cel::Env> {
+    static ENV: OnceLock<Arc<cel::Env>> = OnceLock::new();
+    ENV.get_or_init(|| Arc::new(cel::Env::stdlib())).clone()
+}
+
+/// The first rule whose expression holds over `f`, and notes on rules that failed to run.
+pub fn match_rule<'a>(
+    config: &'a Config,
+    f: &Features,
+    notes: &mut Vec<String>,
+) -> Option<&'a crate::config::Rule> {
+    if config.rules.is_empty() {
+        return None;
+    }
+    let mut ctx = cel::Context::with_env(cel_env());
+    ctx.set_variable_resolver(f);
+    for rule in &config.rules {
+        match rule.program.execute(&ctx) {
+            Ok(cel::Value::Bool(true)) => return Some(rule),
+            Ok(cel::Value::Bool(false)) => {}
+            Ok(other) => notes.push(format!("rule {} gave {other:?}, not a boolean", rule.name)),
+            Err(e) => notes.push(format!("rule {} failed: {e}", rule.name)),
+        }
+    }
+    None
+}
+
+/// The full routing decision for a request.
+pub fn decide(
+    config: &Config,
+    health: &Health,
+    classifier: &RuleClassifier,
+    summary: &Summary,
+    format: modelmux_wire::WireFormat,
+    headers: &HeaderMap,
+) -> Result<(Plan, Decision), GatewayError> {
+    let mut features = Features::compute(summary, format, headers);
+    features.intent = classifier.classify(&summary.last_user_text);
+    let mut notes = Vec::new();
+    let mut rule = None;
+    let mut chosen_by = None;
+    let mut model = summary.model.clone();
+    if let Some(asked) = headers
+        .get("x-modelmux-route")
+        .and_then(|v| v.to_str().ok())
+    {
+        if config.route(asked).is_some()
+            && config.header_routes.iter().any(|g| glob_match(g, asked))
+        {
+            model = asked.to_owned();
+            chosen_by = Some("header");
+        } else {
+            notes.push(format!(
+                "x-modelmux-route {asked:?} is not allowed by policy; ignored"
+            ));
+        }
+    }
+    if chosen_by.is_none()
+        && let Some(r) = match_rule(config, &features, &mut notes)
+    {
+        model = r.route.to_string();
+        rule = Some(r.name.clone());
+        chosen_by = Some("rule");
+    }
+    let mut plan = resolve(config, &model, summary.max_output_tokens)?;
+    let route = config.route(&plan.route);
+    let strategy = route.map_or(Strategy::Priority, |r| r.strategy);
+    let clamp = route.is_none_or(|r| r.max_output_policy == MaxOutputPolicy::Clamp);
+    let (ordered, mut considered) = crate::strategy::order(
+        strategy,
+        route.map_or(&[][..], |r| r.weights.as_slice()),
+        route.and_then(|r| r.max_ttft),
+        std::mem::take(&mut plan.candidates),
+        &features,
+        health,
+        clamp,
+    );
+    for (t, why) in &plan.dropped {
+        considered.push(crate::strategy::Considered {
+            target: t.to_string(),
+            kept: false,
+            reason: why.clone(),
+            score: None,
+            est_cost: None,
+        });
+    }
+    if ordered.is_empty() {
+        let reasons: Vec<String> = considered
+            .iter()
+            .map(|c| format!("{} ({})", c.target, c.reason))
+            .collect();
+        return Err(GatewayError::InvalidRequest {
+            message: format!(
+                "No target of `{}` can serve this request: {}.",
+                plan.route,
+                reasons.join(", ")
+            ),
+            param: None,
+            code: Some("no_capable_target"),
+        });
+    }
+    plan.candidates = ordered;
+    let chosen_by = chosen_by.unwrap_or(if plan.alias.is_some() {
+        "alias"
+    } else if route.is_some() {
+        "route"
+    } else {
+        "target"
+    });
+    let decision = Decision {
+        requested: summary.model.clone(),
+        features,
+        rule,
+        chosen_by,
+        route: plan.route.clone(),
+        alias: plan.alias.clone(),
+        strategy: strategy.name(),
+        candidates: considered,
+        notes,
+    };
+    Ok((plan, decision))
 }
 
 pub fn resolve(

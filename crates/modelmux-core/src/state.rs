@@ -1,26 +1,40 @@
-//! Shared state of a running gateway: the validated config, the provider side, and the
-//! readiness flag that `/readyz` reports and shutdown clears. Cloned into every handler
-//! (everything inside is behind `Arc`).
+//! Shared state of a running gateway: the validated config, the provider side, the
+//! per-target health, the intent classifier, and the readiness flag that `/readyz` reports
+//! and shutdown clears. Cloned into every handler (everything inside is behind `Arc`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Config;
+use crate::health::Health;
+use crate::intent::RuleClassifier;
 use crate::providers::Upstreams;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub upstreams: Upstreams,
+    pub health: Arc<Health>,
+    pub classifier: Arc<RuleClassifier>,
+    pub responses: Arc<crate::responses_store::ResponseStore>,
     ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, String> {
-        let upstreams = Upstreams::new(&config)?;
+        let health = Arc::new(Health::new(config.health));
+        let upstreams = Upstreams::new(&config, health.clone())?;
+        let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
+        let responses = Arc::new(crate::responses_store::ResponseStore::new(
+            config.server.responses_retention,
+            10_000,
+        ));
         Ok(Self {
             config: Arc::new(config),
             upstreams,
+            health,
+            classifier,
+            responses,
             ready: Arc::new(AtomicBool::new(true)),
         })
     }

@@ -58,8 +58,8 @@ fn errors_name_their_path() {
             "routes[0].targets: a route needs at least one target",
         ),
         (
-            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\nstrategy = \"fastest\"",
-            "routes[0].strategy: unknown strategy \"fastest\"",
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\nstrategy = \"quickest\"",
+            "routes[0].strategy: unknown strategy \"quickest\"; expected one of priority, weighted, cheapest, fastest, least-busy",
         ),
         (
             "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\ntimeout = \"soon\"",
@@ -94,6 +94,34 @@ fn errors_name_their_path() {
             "server.max_body_bytes: invalid type",
         ),
         ("[[routes]\nname = 1", "invalid TOML"),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n[[rules]]\nname = \"r\"\nwhen = \"intent ==\"\nroute = \"c\"",
+            "rules[0].when: not a valid CEL expression",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n[[rules]]\nname = \"r\"\nwhen = \"tokenz < 5\"\nroute = \"c\"",
+            "rules[0].when: unknown variable(s) tokenz",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n[[rules]]\nname = \"r\"\nwhen = \"stream\"\nroute = \"d\"",
+            "rules[0].route: unknown route \"d\"",
+        ),
+        (
+            "[[intents]]\nname = \"x\"\npatterns = [\"(unclosed\"]",
+            "intents[0].patterns[0]: not a valid regular expression",
+        ),
+        (
+            "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\nweights = { \"local/n\" = 2 }",
+            "routes[0].weights.local/n: not one of the route's targets",
+        ),
+        (
+            "[providers.local.models.m]\ncapabilities = [\"telepathy\"]",
+            "providers.local.models.m.capabilities: unknown capability \"telepathy\"",
+        ),
+        (
+            "[providers.local.models.m]\ninput_price = 1.0",
+            "providers.local.models.m: set both input_price and output_price",
+        ),
     ];
     for (extra, expected) in cases {
         let err = parse(&format!("{BASE}{extra}")).expect_err(extra);
@@ -146,7 +174,8 @@ fn example_configs_are_valid() {
         if path.extension().is_some_and(|e| e == "toml") && !path.to_string_lossy().contains("sim")
         {
             let text = std::fs::read_to_string(&path).unwrap();
-            let env = |_: &str| Some("placeholder".to_owned());
+            // Keys get a placeholder; URL variables fall back to the example's defaults.
+            let env = |k: &str| (!k.ends_with("_URL")).then(|| "placeholder".to_owned());
             Config::from_toml(&text, ConfigSource::File(path.clone()), &env)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             n += 1;

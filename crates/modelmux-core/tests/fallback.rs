@@ -189,6 +189,8 @@ async fn retry_after_beyond_the_deadline_is_not_waited() {
 
 #[tokio::test(start_paused = true)]
 async fn context_length_moves_to_a_larger_window() {
+    // The config believes the small targets have 100k windows (so the capability filter keeps
+    // them); the providers themselves reject the prompt, and the gateway reacts to that.
     let small = sim(&[(
         "m",
         Behaviour {
@@ -214,7 +216,7 @@ async fn context_length_moves_to_a_larger_window() {
     )])
     .await;
     let gw = gateway(&format!(
-        "{}\n[providers.small.models.m]\ncontext_window = 1000\n[providers.mid.models.m]\ncontext_window = 1000\n[providers.large.models.m]\ncontext_window = 100000\n\
+        "{}\n[providers.small.models.m]\ncontext_window = 100000\n[providers.mid.models.m]\ncontext_window = 100000\n[providers.large.models.m]\ncontext_window = 200000\n\
          [[routes]]\nname = \"r\"\ntargets = [\"small/m\", \"mid/m\", \"large/m\"]\n",
         providers(&[("small", &small), ("mid", &mid), ("large", &large)])
     ))

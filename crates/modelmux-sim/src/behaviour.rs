@@ -1,6 +1,6 @@
 //! How one simulated model behaves: latency, time to first token, token speed, answer length,
-//! context window, a script of faults, a random fault rate and whether answers start with
-//! reasoning. Read from TOML/JSON with every
+//! context window, a script of faults, a random fault rate, whether answers start with
+//! reasoning and an optional scripted tool call. Read from TOML/JSON with every
 //! field optional, and overridable per request through `x-sim-*` headers.
 
 use std::time::Duration;
@@ -39,6 +39,28 @@ pub struct Behaviour {
     /// Begin answers with a signed reasoning block (Anthropic `thinking`, Gemini `thought`
     /// parts, Bedrock `reasoningContent`, OpenAI `reasoning_content`).
     pub thinking: bool,
+    /// Call exactly this tool with these arguments, instead of the generated call, on a user
+    /// turn (the last message, system messages aside, is the user's and carries no tool
+    /// result) whose request offers a tool of that name and whose tool choice allows it. When
+    /// the request does not offer it: the usual generated call. On the tool-result turn: "The
+    /// tool returned: ...". In TOML:
+    /// `tool_call = { name = "Bash", arguments = { command = "echo hi" } }`.
+    pub tool_call: Option<ScriptedCall>,
+}
+
+/// A tool call a model is scripted to make: the tool's name and its JSON arguments.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptedCall {
+    /// The name of the tool to call, as the request offers it.
+    pub name: String,
+    /// The arguments, sent as they are (any JSON value; an object for real tools).
+    #[serde(default = "empty_object")]
+    pub arguments: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 impl Default for Behaviour {
@@ -56,6 +78,7 @@ impl Default for Behaviour {
             rate_limit_headers: false,
             reply: None,
             thinking: false,
+            tool_call: None,
         }
     }
 }

@@ -30,7 +30,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use behaviour::Behaviour;
+pub use behaviour::{Behaviour, ScriptedCall};
 pub use fault::{Fault, ParseFaultError, RetryAfter};
 pub use stats::RecordedRequest;
 

@@ -97,7 +97,8 @@ impl Request {
         u32::try_from(chars.div_ceil(4) + 3 * self.messages.len()).unwrap_or(u32::MAX)
     }
 
-    /// Decide the answer: tool calls on a user turn that offers tools, the tool results on a
+    /// Decide the answer: tool calls on a user turn that offers tools (the behaviour's scripted
+    /// call when the request offers that tool), the tool results on a
     /// tool-result turn, the text after `ECHO:`, the fixed reply, or generated words.
     pub(crate) fn answer(&self, b: &Behaviour) -> Answer {
         let thinking = b.thinking.then(|| Thinking {
@@ -116,11 +117,12 @@ impl Request {
     }
 
     fn output(&self, b: &Behaviour) -> Output {
-        let last = self.messages.last();
+        // System messages inside the conversation (Claude Code sends one after the user's
+        // turn) do not change whose turn it is.
+        let turns = || self.messages.iter().filter(|m| m.role != Role::System);
+        let last = turns().next_back();
         let results: Vec<String> = {
-            let mut r: Vec<String> = self
-                .messages
-                .iter()
+            let mut r: Vec<String> = turns()
                 .rev()
                 .take_while(|m| !m.tool_results.is_empty())
                 .flat_map(|m| m.tool_results.iter().rev().cloned())
@@ -130,6 +132,11 @@ impl Request {
         };
         let user_turn = last.is_some_and(|m| m.role == Role::User && m.tool_results.is_empty());
         if user_turn && !self.tools.is_empty() {
+            if let Some(call) = b.tool_call.as_ref().and_then(|c| {
+                tools::scripted(c, &self.tools, &self.tool_choice, self.call_id_prefix)
+            }) {
+                return Output::Tools(vec![call]);
+            }
             let parallel = b.parallel_tool_calls && self.parallel_tool_calls != Some(false);
             let calls = tools::plan(
                 &self.tools,
@@ -281,6 +288,7 @@ mod tests {
     #[test]
     fn tool_results_are_echoed_and_no_tool_is_called_again() {
         let mut r = Request::new("m", tool_turn());
+        r.messages.push(Msg::text(Role::System, "reminder"));
         r.tools = vec![Tool {
             name: "get_weather".into(),
             schema: None,
@@ -294,6 +302,53 @@ mod tests {
         }
         r.messages.truncate(1);
         assert!(r.answer(&Behaviour::default()).is_tools());
+    }
+
+    #[test]
+    fn scripted_call_replaces_the_generated_one_on_a_user_turn_only() {
+        let tool = |name: &str| Tool {
+            name: name.into(),
+            schema: None,
+        };
+        let b = Behaviour {
+            tool_call: Some(crate::behaviour::ScriptedCall {
+                name: "get_weather".into(),
+                arguments: serde_json::json!({"city": "Oslo"}),
+            }),
+            ..Behaviour::default()
+        };
+        let mut r = Request::new("m", tool_turn());
+        r.tools = vec![tool("now"), tool("get_weather")];
+        assert!(
+            !r.answer(&b).is_tools(),
+            "a tool-result turn answers the results"
+        );
+        r.messages.truncate(1);
+        r.messages.push(Msg::text(
+            Role::System,
+            "A system message after the user's turn.",
+        ));
+        match r.answer(&b).output {
+            Output::Tools(calls) => {
+                assert_eq!(calls.len(), 1);
+                assert_eq!(calls[0].name, "get_weather");
+                assert_eq!(calls[0].arguments, r#"{"city":"Oslo"}"#);
+            }
+            Output::Text { .. } => panic!("should call the scripted tool"),
+        }
+        r.tool_choice = ToolChoice::Named("now".into());
+        match r.answer(&b).output {
+            Output::Tools(calls) => assert_eq!(calls[0].name, "now"),
+            Output::Text { .. } => panic!("should call the named tool"),
+        }
+        r.tool_choice = ToolChoice::None;
+        assert!(!r.answer(&b).is_tools());
+        r.tool_choice = ToolChoice::Auto;
+        r.tools = vec![tool("now")];
+        match r.answer(&b).output {
+            Output::Tools(calls) => assert_eq!(calls[0].name, "now"),
+            Output::Text { .. } => panic!("absent scripted tool: the generated call"),
+        }
     }
 
     #[test]

@@ -30,6 +30,11 @@ use crate::gemini::Gemini;
 use crate::openai::OpenAi;
 use crate::text::percent_decode;
 use crate::{Inner, anthropic, gemini, openai};
+use responses::Responses;
+
+// `POST /v1/responses`; declared here to keep its registration in one place.
+#[path = "responses.rs"]
+mod responses;
 
 /// Errors that make hyper drop the connection: that is how resets and cuts are simulated.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +97,9 @@ async fn handle(inner: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Si
     let segments: Vec<&str> = path.split('/').collect();
     let state = &inner.state;
     match (req.method(), segments.as_slice()) {
+        (&Method::POST, ["v1", "responses"] | ["responses"]) => {
+            exchange(state, req, Responses).await
+        }
         (&Method::POST, ["v1", "chat", "completions"] | ["chat", "completions"]) => {
             exchange(state, req, OpenAi { deployment: None }).await
         }

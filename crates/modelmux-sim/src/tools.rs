@@ -1,8 +1,10 @@
 //! Simulated tool calling: which function tools a request gets called (the named one, the first,
-//! or the first two in parallel) and the JSON arguments built from each tool's parameter schema.
+//! or the first two in parallel) and the JSON arguments built from each tool's parameter schema;
+//! or the one call a behaviour scripts.
 
 use serde_json::{Map, Value, json};
 
+use crate::behaviour::ScriptedCall;
 use crate::plan::{Tool, ToolChoice};
 use crate::text::alnum;
 
@@ -38,6 +40,26 @@ pub(crate) fn plan(
             arguments: arguments(t.schema.as_ref()).to_string(),
         })
         .collect()
+}
+
+/// The behaviour's scripted call, when the request offers a tool of that name and its tool
+/// choice allows calling it (`auto`, `required`, or that tool by name).
+pub(crate) fn scripted(
+    call: &ScriptedCall,
+    tools: &[Tool],
+    choice: &ToolChoice,
+    prefix: &str,
+) -> Option<ToolCall> {
+    let allowed = match choice {
+        ToolChoice::None => false,
+        ToolChoice::Named(name) => name == &call.name,
+        ToolChoice::Auto | ToolChoice::Required => true,
+    };
+    (allowed && tools.iter().any(|t| t.name == call.name)).then(|| ToolCall {
+        id: format!("{prefix}{}", alnum(24)),
+        name: call.name.clone(),
+        arguments: call.arguments.to_string(),
+    })
 }
 
 /// Arguments satisfying a JSON schema's `required` properties, one plausible value per type.

@@ -10,6 +10,7 @@ pub mod canonical;
 pub mod codec;
 pub mod gemini;
 pub mod openai;
+pub mod responses;
 pub mod sse;
 
 pub use canonical::{ChatRequest, ChatResponse, FinishReason, StreamEvent, Usage, WireFormat};

@@ -58,7 +58,51 @@ fn render(config: &Config) -> String {
             humantime::format_duration(s.max_retry_after)
         );
         let calls = r.candidates.len() as u32 * (s.num_retries + 1);
-        let _ = writeln!(out, "  worst case: {calls} upstream call(s) per request");
+        let _ = writeln!(
+            out,
+            "  strategy {}; worst case: {calls} upstream call(s) per request ({} candidate(s) × {} attempt(s))",
+            r.strategy.name(),
+            r.candidates.len(),
+            s.num_retries + 1
+        );
+        for t in &r.candidates {
+            let i = config.model_info(t);
+            if i.price.is_none() {
+                let _ = writeln!(
+                    out,
+                    "  warning: {t} has no price (cost and `cheapest` cannot use it)"
+                );
+            }
+            if i.capabilities.is_none() || i.context_window.is_none() {
+                let _ = writeln!(
+                    out,
+                    "  warning: {t} has unknown capabilities or context window (the capability filter keeps it)"
+                );
+            }
+        }
+    }
+    for (i, rule) in config.rules.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "rule {} ({}): when {} -> route {}",
+            i, rule.name, rule.when, rule.route
+        );
+        if rule.when.trim() == "true" && i + 1 < config.rules.len() {
+            let _ = writeln!(
+                out,
+                "  warning: always true; the {} rule(s) after it are unreachable",
+                config.rules.len() - i - 1
+            );
+        }
+        if config.rules[..i]
+            .iter()
+            .any(|r| r.when.trim() == rule.when.trim())
+        {
+            let _ = writeln!(
+                out,
+                "  warning: the same condition as an earlier rule; unreachable"
+            );
+        }
     }
     if config.providers.is_empty() {
         let _ = writeln!(

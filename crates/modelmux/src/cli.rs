@@ -30,6 +30,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Validate a config and print the resolved routes; exits non-zero on errors.
     Check(CheckArgs),
+    /// List the model catalog, and what a config's targets resolve to.
+    Models(CheckArgs),
 }
 
 #[derive(Debug, Args)]

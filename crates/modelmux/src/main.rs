@@ -12,6 +12,7 @@ mod check;
 mod cli;
 mod demo;
 mod logging;
+mod models;
 mod serve;
 mod signals;
 mod sim;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
             cli::Command::Sim(args) => sim::run(args).await,
             cli::Command::Demo(args) => demo::run(args).await,
             cli::Command::Check(args) => check::run(args),
+            cli::Command::Models(args) => models::run(args),
         }
     });
     match result {

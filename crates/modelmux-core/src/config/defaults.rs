@@ -177,6 +177,7 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
                     ModelInfo {
                         context_window: Some(*ctx),
                         max_output_tokens: Some(*out),
+                        ..ModelInfo::default()
                     },
                 )
             })
@@ -195,6 +196,7 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
                 headers: Vec::new(),
                 models,
                 legacy_max_tokens: false,
+                responses_api: w.id == "openai",
                 anthropic_version: None,
                 vertex: None,
                 bedrock: None,
@@ -209,6 +211,8 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
             max_output_policy: Default::default(),
             targets: default_targets,
             strategy: Strategy::Priority,
+            weights: Vec::new(),
+            max_ttft: None,
             fallbacks: Vec::new(),
             candidates: Vec::new(),
             settings: RouteSettings::default(),
@@ -233,10 +237,15 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
             master_keys,
             max_body_bytes: 32 << 20,
             shutdown_grace: std::time::Duration::from_secs(30),
+            responses_retention: std::time::Duration::from_secs(86_400),
         },
         providers,
         routes,
         defaults: RouteSettings::default(),
+        rules: Vec::new(),
+        intents: Vec::new(),
+        health: Default::default(),
+        header_routes: Vec::new(),
         disabled,
         source: ConfigSource::Embedded,
     }

@@ -29,6 +29,11 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// The `[router]` defaults, used for direct `provider/model` calls.
     pub defaults: RouteSettings,
+    pub rules: Vec<Rule>,
+    pub intents: Vec<Intent>,
+    pub health: HealthSettings,
+    /// Route globs a client may pick with the `x-modelmux-route` header.
+    pub header_routes: Vec<String>,
     /// Providers that are known but not usable, with the reason (a missing key, say).
     pub disabled: Vec<(ProviderId, String)>,
     pub source: ConfigSource,
@@ -47,6 +52,7 @@ pub struct ServerConfig {
     pub master_keys: Vec<Secret>,
     pub max_body_bytes: usize,
     pub shutdown_grace: Duration,
+    pub responses_retention: Duration,
 }
 
 /// The wire format a provider speaks.
@@ -94,6 +100,7 @@ pub struct ProviderConfig {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub models: BTreeMap<ModelId, ModelInfo>,
     pub legacy_max_tokens: bool,
+    pub responses_api: bool,
     pub anthropic_version: Option<String>,
     pub vertex: Option<VertexSettings>,
     pub bedrock: Option<BedrockSettings>,
@@ -126,16 +133,112 @@ pub struct BedrockSettings {
     pub session_token: Option<Secret>,
 }
 
-/// What the gateway knows of one model. Grows into the catalog entry of the routing issue.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What the gateway knows of one model: the catalog entry merged with the config's
+/// overrides. `None` means unknown (and is never used to filter a candidate out).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ModelInfo {
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    pub capabilities: Option<crate::catalog::Capabilities>,
+    pub price: Option<crate::catalog::Price>,
+    /// Whether the built-in catalog contributed (its version prices the request).
+    pub from_catalog: bool,
 }
 
+impl ModelInfo {
+    /// `self` with every field `over` sets replaced.
+    pub fn overlay(mut self, over: &ModelInfo) -> Self {
+        self.context_window = over.context_window.or(self.context_window);
+        self.max_output_tokens = over.max_output_tokens.or(self.max_output_tokens);
+        self.capabilities = over.capabilities.or(self.capabilities);
+        self.price = match (self.price, over.price) {
+            (_, Some(p)) if p.input >= 0.0 && p.output >= 0.0 => Some(p),
+            (p, _) => p,
+        };
+        self
+    }
+}
+
+/// How a route orders its candidates (after the capability filter and health).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Strategy {
+    /// In the order written.
     Priority,
+    /// At random, in proportion to `weights`.
+    Weighted,
+    /// By estimated cost of this request (catalog prices × token estimate).
+    Cheapest,
+    /// By observed latency (EWMA of time to first token and time per output token), with
+    /// some exploration so a recovered target is tried again.
+    Fastest,
+    /// Power of two choices on in-flight requests.
+    LeastBusy,
+}
+
+impl Strategy {
+    pub const NAMES: [(&'static str, Strategy); 5] = [
+        ("priority", Self::Priority),
+        ("weighted", Self::Weighted),
+        ("cheapest", Self::Cheapest),
+        ("fastest", Self::Fastest),
+        ("least-busy", Self::LeastBusy),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, s)| *s == self)
+            .map_or("priority", |(n, _)| n)
+    }
+}
+
+/// One policy rule: when its CEL expression holds over the request's features, the request
+/// goes to `route`.
+#[derive(Clone)]
+pub struct Rule {
+    pub name: String,
+    pub when: String,
+    pub program: std::sync::Arc<cel::Program>,
+    pub route: RouteName,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("name", &self.name)
+            .field("when", &self.when)
+            .field("route", &self.route)
+            .finish()
+    }
+}
+
+/// An intent label and what recognises it in the last user message.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub name: String,
+    /// Lower case.
+    pub keywords: Vec<String>,
+    pub patterns: Vec<regex_lite::Regex>,
+}
+
+/// The passive circuit breaker's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HealthSettings {
+    pub failure_rate: f64,
+    pub min_calls: u32,
+    pub window: u32,
+    pub open_for: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        Self {
+            failure_rate: 0.5,
+            min_calls: 5,
+            window: 20,
+            open_for: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What to do when a request asks for more output than a target allows.
@@ -157,6 +260,10 @@ pub struct RouteConfig {
     /// The route's own targets, in preference order.
     pub targets: Vec<TargetRef>,
     pub strategy: Strategy,
+    /// `weighted`: per candidate; absent means 1.
+    pub weights: Vec<(TargetRef, u32)>,
+    /// Targets whose observed p95 time to first token is above this go last.
+    pub max_ttft: Option<Duration>,
     pub fallbacks: Vec<RouteName>,
     /// Own targets then the fallback routes' targets, flattened, without repeats.
     pub candidates: Vec<TargetRef>,
@@ -275,12 +382,28 @@ impl Config {
         })
     }
 
+    /// What is known of a target: the catalog's entry overlaid with the config's.
     pub fn model_info(&self, t: &TargetRef) -> ModelInfo {
-        self.providers
-            .get(&t.provider)
-            .and_then(|p| p.models.get(&t.model))
-            .copied()
-            .unwrap_or_default()
+        let Some(p) = self.providers.get(&t.provider) else {
+            return ModelInfo::default();
+        };
+        let catalog = crate::catalog::Catalog::builtin()
+            .lookup(p, t.model.as_str())
+            .map(|e| ModelInfo {
+                context_window: Some(e.context_window),
+                max_output_tokens: Some(e.max_output),
+                capabilities: crate::catalog::Capabilities::from_names(
+                    e.capabilities.iter().map(String::as_str),
+                )
+                .ok(),
+                price: Some(e.price),
+                from_catalog: true,
+            });
+        let base = catalog.unwrap_or_default();
+        match p.models.get(&t.model) {
+            Some(over) => base.overlay(over),
+            None => base,
+        }
     }
 }
 

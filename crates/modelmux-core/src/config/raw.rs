@@ -15,11 +15,55 @@ pub struct RawConfig {
     pub server: RawServer,
     /// Global defaults for every route's retry, timeout and fallback settings.
     #[serde(default)]
-    pub router: RawRouteSettings,
+    pub router: RawRouter,
     #[serde(default)]
     pub providers: BTreeMap<String, RawProvider>,
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// Ordered policy rules: the first whose `when` holds picks the route.
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    /// Intent labels from keyword and pattern rules over the last user message.
+    #[serde(default)]
+    pub intents: Vec<RawIntent>,
+    #[serde(default)]
+    pub health: RawHealth,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub name: String,
+    /// A CEL expression over the request's features.
+    pub when: String,
+    /// The route to use when it holds.
+    pub route: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntent {
+    pub name: String,
+    /// Case-insensitive substrings.
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    /// Regular expressions.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+}
+
+/// The passive circuit breaker of every target.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealth {
+    /// Failure share over the recent window that opens the circuit (default 0.5).
+    pub failure_rate: Option<f64>,
+    /// Calls in the window before the rate counts (default 5).
+    pub min_calls: Option<u32>,
+    /// Outcomes remembered per target (default 20).
+    pub window: Option<u32>,
+    /// How long an open circuit stays open before a half-open probe (default 30s).
+    pub open_for: Option<DurationSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +74,8 @@ pub struct RawServer {
     pub master_keys: Vec<String>,
     pub max_body_bytes: Option<u64>,
     pub shutdown_grace: Option<DurationSpec>,
+    /// How long `store: true` Responses API answers are kept (default 24h).
+    pub responses_retention: Option<DurationSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +94,9 @@ pub struct RawProvider {
     pub models: BTreeMap<String, RawModel>,
     /// OpenAI-compatible servers that only know `max_tokens` (not `max_completion_tokens`).
     pub legacy_max_tokens: Option<bool>,
+    /// OpenAI-format providers that serve the Responses API (`{base}/responses`): Responses
+    /// requests pass through to them unchanged.
+    pub responses_api: Option<bool>,
     /// Anthropic: the `anthropic-version` header (default 2023-06-01) when the client sent none.
     pub anthropic_version: Option<String>,
     /// Vertex AI: the Google Cloud project and location (default us-central1).
@@ -73,6 +122,13 @@ pub struct RawProvider {
 pub struct RawModel {
     pub context_window: Option<u64>,
     pub max_output_tokens: Option<u64>,
+    /// Any of tools, vision, json_schema, reasoning, streaming.
+    pub capabilities: Option<Vec<String>>,
+    /// USD per million tokens.
+    pub input_price: Option<f64>,
+    pub output_price: Option<f64>,
+    pub cache_read_price: Option<f64>,
+    pub cache_write_price: Option<f64>,
 }
 
 /// Declares a struct with the retry, timeout and fallback settings as fields, after the
@@ -107,7 +163,6 @@ macro_rules! with_settings {
         impl $name {
             pub fn settings(&self) -> RawRouteSettings {
                 RawRouteSettings {
-                    fallbacks: self.fallbacks.clone(),
                     num_retries: self.num_retries,
                     timeout: self.timeout,
                     total_timeout: self.total_timeout,
@@ -135,16 +190,52 @@ with_settings!(
         /// When a request asks for more output tokens than a target allows: `clamp` the
         /// request to the target's limit (default), or `filter` such targets out.
         max_output_policy: Option<String>,
+        /// `weighted`: the weight of each target (`"provider/model" = 3`); default 1.
+        #[serde(default)]
+        weights: BTreeMap<String, u32>,
+        /// A bound on a target's observed p95 time to first token; slower targets go last.
+        max_ttft: Option<DurationSpec>,
     }
 );
+
+/// `[router]`: the defaults of every route, and what clients may choose by header.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouter {
+    /// Routes (globs) a client may pick with `x-modelmux-route`, over what the rules say.
+    #[serde(default)]
+    pub header_routes: Vec<String>,
+    pub fallbacks: Option<Vec<String>>,
+    pub num_retries: Option<u32>,
+    pub timeout: Option<DurationSpec>,
+    pub total_timeout: Option<DurationSpec>,
+    pub ttft_timeout: Option<DurationSpec>,
+    pub stream_idle_timeout: Option<DurationSpec>,
+    pub retry_backoff: Option<DurationSpec>,
+    pub retry_backoff_max: Option<DurationSpec>,
+    pub max_retry_after: Option<DurationSpec>,
+}
+
+impl RawRouter {
+    pub fn settings(&self) -> RawRouteSettings {
+        RawRouteSettings {
+            num_retries: self.num_retries,
+            timeout: self.timeout,
+            total_timeout: self.total_timeout,
+            ttft_timeout: self.ttft_timeout,
+            stream_idle_timeout: self.stream_idle_timeout,
+            retry_backoff: self.retry_backoff,
+            retry_backoff_max: self.retry_backoff_max,
+            max_retry_after: self.max_retry_after,
+        }
+    }
+}
 
 /// Retry, timeout and fallback settings; each one optional so a route can override only
 /// what it needs. Names follow what users know from other gateways.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRouteSettings {
-    /// Other routes to try, in order, when this route's own targets all fail.
-    pub fallbacks: Option<Vec<String>>,
     /// Retries per target after its first attempt.
     pub num_retries: Option<u32>,
     /// Per-attempt timeout (for streams: until the response headers arrive).

@@ -15,6 +15,7 @@ use super::{
     MaxOutputPolicy, ModelInfo, ProviderConfig, ProviderKind, RouteConfig, RouteSettings,
     ServerConfig, ServiceAccount, Strategy, VertexSettings, defaults,
 };
+use super::{HealthSettings, Intent, Rule};
 use crate::ids::{ModelId, ProviderId, RouteName, TargetRef};
 use crate::secret::Secret;
 
@@ -81,6 +82,10 @@ pub(super) fn validate(
             .server
             .shutdown_grace
             .map_or(Duration::from_secs(30), |d| d.0),
+        responses_retention: raw
+            .server
+            .responses_retention
+            .map_or(Duration::from_secs(86_400), |d| d.0),
     };
     if server.max_body_bytes < 1024 {
         issues.add("server.max_body_bytes", "must be at least 1024");
@@ -101,7 +106,12 @@ pub(super) fn validate(
         }
     }
 
-    let defaults = settings(&raw.router, RouteSettings::default(), "router", &mut issues);
+    let defaults = settings(
+        &raw.router.settings(),
+        RouteSettings::default(),
+        "router",
+        &mut issues,
+    );
     let default_fallbacks = raw.router.fallbacks.clone().unwrap_or_default();
 
     let mut names = HashSet::new();
@@ -138,15 +148,32 @@ pub(super) fn validate(
             }
         }
         let strategy = match r.strategy.as_deref() {
-            None | Some("priority") => Strategy::Priority,
-            Some(other) => {
-                issues.add(
-                    format!("{path}.strategy"),
-                    format!("unknown strategy {other:?}; this build supports \"priority\""),
-                );
-                Strategy::Priority
-            }
+            None => Strategy::Priority,
+            Some(name) => match Strategy::NAMES.iter().find(|(n, _)| *n == name) {
+                Some((_, s)) => *s,
+                None => {
+                    let names: Vec<&str> = Strategy::NAMES.iter().map(|(n, _)| *n).collect();
+                    issues.add(
+                        format!("{path}.strategy"),
+                        format!(
+                            "unknown strategy {name:?}; expected one of {}",
+                            names.join(", ")
+                        ),
+                    );
+                    Strategy::Priority
+                }
+            },
         };
+        let mut weights = Vec::new();
+        for (t, w) in &r.weights {
+            match targets.iter().find(|x| x.to_string() == *t) {
+                Some(x) => weights.push((x.clone(), *w)),
+                None => issues.add(
+                    format!("{path}.weights.{t}"),
+                    "not one of the route's targets",
+                ),
+            }
+        }
         let fallbacks: Vec<RouteName> = r
             .fallbacks
             .clone()
@@ -182,6 +209,8 @@ pub(super) fn validate(
             max_output_policy,
             targets,
             strategy,
+            weights,
+            max_ttft: r.max_ttft.map(|d| d.0),
             fallbacks,
             candidates: Vec::new(),
             settings: settings(&r.settings(), defaults, &path, &mut issues),
@@ -208,6 +237,87 @@ pub(super) fn validate(
     if let Some(cycle) = find_cycle(&routes) {
         issues.add("routes", format!("fallback cycle: {}", cycle.join(" -> ")));
     }
+    let mut rules = Vec::new();
+    for (i, r) in raw.rules.iter().enumerate() {
+        let path = format!("rules[{i}]");
+        if !names.contains(&r.route) {
+            issues.add(
+                format!("{path}.route"),
+                format!("unknown route {:?}", r.route),
+            );
+        }
+        match cel::Program::compile(&r.when) {
+            Ok(p) => {
+                let unknown: Vec<String> = p
+                    .references()
+                    .variables()
+                    .into_iter()
+                    .filter(|v| !crate::features::VARIABLES.contains(v))
+                    .map(str::to_owned)
+                    .collect();
+                if unknown.is_empty() {
+                    rules.push(Rule {
+                        name: r.name.clone(),
+                        when: r.when.clone(),
+                        program: std::sync::Arc::new(p),
+                        route: RouteName::new(&r.route),
+                    });
+                } else {
+                    issues.add(
+                        format!("{path}.when"),
+                        format!(
+                            "unknown variable(s) {}; known: {}",
+                            unknown.join(", "),
+                            crate::features::VARIABLES.join(", ")
+                        ),
+                    );
+                }
+            }
+            Err(e) => issues.add(
+                format!("{path}.when"),
+                format!(
+                    "not a valid CEL expression: {}",
+                    e.to_string().lines().next().unwrap_or("")
+                ),
+            ),
+        }
+    }
+    let mut intents = Vec::new();
+    for (i, it) in raw.intents.iter().enumerate() {
+        let mut patterns = Vec::new();
+        for (j, p) in it.patterns.iter().enumerate() {
+            match regex_lite::Regex::new(p) {
+                Ok(re) => patterns.push(re),
+                Err(e) => issues.add(
+                    format!("intents[{i}].patterns[{j}]"),
+                    format!("not a valid regular expression: {e}"),
+                ),
+            }
+        }
+        if it.keywords.is_empty() && it.patterns.is_empty() {
+            issues.add(
+                format!("intents[{i}]"),
+                "an intent needs keywords or patterns",
+            );
+        }
+        intents.push(Intent {
+            name: it.name.clone(),
+            keywords: it.keywords.iter().map(|k| k.to_lowercase()).collect(),
+            patterns,
+        });
+    }
+    let h = &raw.health;
+    let health = HealthSettings {
+        failure_rate: h.failure_rate.unwrap_or(0.5),
+        min_calls: h.min_calls.unwrap_or(5),
+        window: h.window.unwrap_or(20).max(1),
+        open_for: h
+            .open_for
+            .map_or(std::time::Duration::from_secs(30), |d| d.0),
+    };
+    if !(0.0..=1.0).contains(&health.failure_rate) || health.failure_rate == 0.0 {
+        issues.add("health.failure_rate", "must be in (0, 1]");
+    }
     if !issues.0.is_empty() {
         return Err(ConfigError(issues.0));
     }
@@ -217,6 +327,10 @@ pub(super) fn validate(
         providers,
         routes,
         defaults,
+        rules,
+        intents,
+        health,
+        header_routes: raw.router.header_routes.clone(),
         disabled: Vec::new(),
         source,
     })
@@ -314,19 +428,61 @@ fn provider(
             _ => issues.add(hpath, "not a valid HTTP header"),
         }
     }
-    let models = p
-        .models
-        .into_iter()
-        .map(|(m, info)| {
-            (
-                ModelId::new(m),
-                ModelInfo {
-                    context_window: info.context_window,
-                    max_output_tokens: info.max_output_tokens,
-                },
-            )
-        })
-        .collect();
+    let mut models = BTreeMap::new();
+    for (m, info) in p.models {
+        let mpath = format!("{path}.models.{m}");
+        let capabilities = match &info.capabilities {
+            None => None,
+            Some(names) => {
+                match crate::catalog::Capabilities::from_names(names.iter().map(String::as_str)) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        issues.add(format!("{mpath}.capabilities"), e);
+                        None
+                    }
+                }
+            }
+        };
+        let price = match (info.input_price, info.output_price) {
+            (Some(input), Some(output)) => Some(crate::catalog::Price {
+                input,
+                output,
+                cache_read: info.cache_read_price,
+                cache_write: info.cache_write_price,
+                reasoning: None,
+            }),
+            (None, None) if info.cache_read_price.is_none() && info.cache_write_price.is_none() => {
+                None
+            }
+            _ => {
+                issues.add(
+                    &mpath,
+                    "set both input_price and output_price (USD per million tokens)",
+                );
+                None
+            }
+        };
+        for (field, v) in [
+            ("input_price", info.input_price),
+            ("output_price", info.output_price),
+            ("cache_read_price", info.cache_read_price),
+            ("cache_write_price", info.cache_write_price),
+        ] {
+            if v.is_some_and(|v| !v.is_finite() || v < 0.0) {
+                issues.add(format!("{mpath}.{field}"), "must be a non-negative number");
+            }
+        }
+        models.insert(
+            ModelId::new(m),
+            ModelInfo {
+                context_window: info.context_window,
+                max_output_tokens: info.max_output_tokens,
+                capabilities,
+                price,
+                from_catalog: false,
+            },
+        );
+    }
     Some(ProviderConfig {
         id: ProviderId::new(id),
         kind,
@@ -336,6 +492,7 @@ fn provider(
         headers,
         models,
         legacy_max_tokens: p.legacy_max_tokens.unwrap_or(false),
+        responses_api: p.responses_api.unwrap_or(false),
         anthropic_version: p.anthropic_version,
         vertex,
         bedrock,

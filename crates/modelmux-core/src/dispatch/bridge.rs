@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use modelmux_wire::codec::{StreamDecoder, StreamEncoder};
-use modelmux_wire::{ChatResponse, Usage, WireFormat, anthropic, bedrock, gemini, openai};
+use modelmux_wire::{
+    ChatResponse, Usage, WireFormat, anthropic, bedrock, gemini, openai, responses,
+};
 use serde_json::value::RawValue;
 
 use super::pipe::{OpenAiPassthrough, Pipe, PipeState, Translate};
@@ -125,11 +127,12 @@ fn passthrough_body(inbound: &Inbound, model: &str, clamp: Option<u64>) -> Bytes
 /// Reads a complete answer from a provider of format `from` and renders it for a client of
 /// format `to`. Same format: the bytes are relayed unchanged; only usage is read.
 pub fn json_answer(
-    to: WireFormat,
+    inbound: &Inbound,
     from: WireFormat,
     body: Bytes,
     model: &str,
 ) -> Result<(Bytes, Option<Usage>), ProviderError> {
+    let to = inbound.format;
     let unreadable = |e: modelmux_wire::TranslateError| {
         ProviderError::new(
             ErrorKind::UpstreamError,
@@ -166,22 +169,134 @@ pub fn json_answer(
     let usage = Some(resp.usage);
     let out = match to {
         WireFormat::Anthropic => anthropic::response_to_anthropic(&resp, model),
+        WireFormat::OpenAiResponses => {
+            let req = inbound.canonical().map_err(bad_request)?;
+            responses::response_to_responses(&resp, model, req, inbound.response_id())
+        }
         _ => openai::response_to_openai(&resp, model),
     };
     Ok((Bytes::from(out), usage))
 }
 
 /// The pipe that turns a provider's stream of format `from` into the client's format `to`.
-pub fn pipe(to: WireFormat, from: WireFormat, model: &str, include_usage: bool) -> Box<dyn Pipe> {
-    match (to, from) {
+pub fn pipe(
+    inbound: &Inbound,
+    from: WireFormat,
+    model: &str,
+    include_usage: bool,
+) -> Box<dyn Pipe> {
+    match (inbound.format, from) {
         (WireFormat::OpenAiChat, WireFormat::OpenAiChat) => {
             Box::new(OpenAiPassthrough::new(include_usage))
         }
         (WireFormat::Anthropic, WireFormat::Anthropic) => Box::new(AnthropicPassthrough::default()),
-        _ => Box::new(Translate::new(
+        (WireFormat::OpenAiResponses, WireFormat::OpenAiResponses) => {
+            Box::new(ResponsesPassthrough::default())
+        }
+        (WireFormat::OpenAiResponses, _) => {
+            let mut enc = responses::ResponsesStreamEncoder::new(model, inbound.response_id());
+            if let Ok(req) = inbound.canonical() {
+                enc = enc.with_request(req);
+            }
+            Box::new(Translate::new(decoder(from), Box::new(enc)))
+        }
+        (to, _) => Box::new(Translate::new(
             decoder(from),
             encoder(to, model, include_usage),
         )),
+    }
+}
+
+/// Usage from a Responses API answer (`usage.input_tokens`, ...).
+pub fn responses_usage(body: &[u8]) -> Option<Usage> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    usage_of_response(&v)
+}
+
+fn usage_of_response(v: &serde_json::Value) -> Option<Usage> {
+    let u = v.get("usage")?;
+    let n = |p: &str| {
+        u.pointer(p)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0)
+    };
+    Some(Usage {
+        input: n("/input_tokens"),
+        output: n("/output_tokens"),
+        cache_read: n("/input_tokens_details/cached_tokens"),
+        cache_write: 0,
+        reasoning: n("/output_tokens_details/reasoning_tokens"),
+    })
+}
+
+/// Responses upstream → Responses client: bytes relayed unchanged behind a peek at the
+/// event types (output started, `response.completed`, `response.failed`, `error`).
+#[derive(Default)]
+struct ResponsesPassthrough {
+    parser: modelmux_wire::sse::SseParser,
+    state: PipeState,
+}
+
+impl Pipe for ResponsesPassthrough {
+    fn push(&mut self, bytes: &[u8], out: &mut BytesMut) {
+        out.put_slice(bytes);
+        self.parser.push(bytes);
+        while let Some(item) = self.parser.next_item() {
+            let modelmux_wire::sse::SseItem::Event(ev) = item else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(&ev.data) else {
+                self.state.error = Some(ProviderError::new(
+                    ErrorKind::StreamBroken,
+                    "the provider sent a malformed stream event",
+                ));
+                return;
+            };
+            self.state.events += 1;
+            match v
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("")
+            {
+                "response.output_text.delta"
+                | "response.function_call_arguments.delta"
+                | "response.reasoning_summary_text.delta"
+                | "response.output_item.added" => {
+                    self.state.started = true;
+                }
+                "response.completed" | "response.incomplete" => {
+                    self.state.usage = v.get("response").and_then(usage_of_response);
+                    self.state.started = true;
+                    self.state.complete = true;
+                }
+                "response.failed" | "error" => {
+                    let message = v
+                        .pointer("/response/error/message")
+                        .or_else(|| v.get("message"))
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or("the provider reported an error");
+                    self.state.error = Some(ProviderError::new(
+                        ErrorKind::UpstreamError,
+                        message.to_owned(),
+                    ));
+                    self.state.error_forwarded = self.state.started;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn end(&mut self, _out: &mut BytesMut) -> bool {
+        self.state.complete
+    }
+
+    fn fail(&mut self, kind: ErrorKind, message: &str, out: &mut BytesMut) {
+        let mut enc = responses::ResponsesStreamEncoder::new("", "resp_failed");
+        enc.fail(kind, message, out);
+    }
+
+    fn state(&self) -> &PipeState {
+        &self.state
     }
 }
 

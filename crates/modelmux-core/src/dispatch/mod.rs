@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use modelmux_wire::Usage;
-use modelmux_wire::WireFormat;
 use modelmux_wire::openai::ChatBody;
 use tokio::time::Instant;
 
@@ -57,6 +56,7 @@ pub struct WalkError {
 pub async fn walk<T, F, Fut>(
     plan: &Plan,
     summary: &Summary,
+    health: &crate::health::Health,
     mut call: F,
 ) -> Result<Walked<T>, WalkError>
 where
@@ -88,8 +88,14 @@ where
                 });
             }
             let started = Instant::now();
+            let in_flight = health.begin(&cand.target);
             let result = call(cand, remaining).await;
+            drop(in_flight);
             let latency = started.elapsed();
+            match &result {
+                Ok((_, ttft)) => health.success(&cand.target, latency, *ttft),
+                Err(e) => health.failure(&cand.target, e.kind, e.retry_after),
+            }
             match result {
                 Ok((answer, ttft)) => {
                     attempts.push(Attempt {
@@ -218,13 +224,16 @@ pub async fn call_json(
     up: &Upstreams,
     target: &TargetRef,
     body: Bytes,
-    client_format: WireFormat,
+    inbound: &crate::ingress::Inbound,
     forward: &[(http::HeaderName, http::HeaderValue)],
     timeout: Duration,
 ) -> Result<JsonAnswer, ProviderError> {
-    let provider_format = up.format_of(&target.provider);
+    let provider_format = up.format_for(&target.provider, inbound.format);
     let attempt = async {
-        let resp = up.send(target, body, false, forward).await?.response;
+        let resp = up
+            .send(target, body, false, forward, provider_format)
+            .await?
+            .response;
         let upstream_request_id = resp
             .headers()
             .get("x-request-id")
@@ -232,7 +241,7 @@ pub async fn call_json(
             .cloned();
         let bytes = resp.bytes().await.map_err(transport_error)?;
         let (body, usage) =
-            bridge::json_answer(client_format, provider_format, bytes, target.model.as_str())?;
+            bridge::json_answer(inbound, provider_format, bytes, target.model.as_str())?;
         Ok(JsonAnswer {
             body,
             usage,

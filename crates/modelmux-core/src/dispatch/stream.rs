@@ -113,30 +113,50 @@ pub struct RelayOutcome {
     pub end: StreamEnd,
     pub usage: Option<Usage>,
     pub chunks: u64,
+    /// Everything sent to the client, when capture was asked for (up to 16 MiB).
+    pub captured: Option<Bytes>,
 }
 
-/// Relays a committed stream into `tx`, as the pipe produces client bytes.
-pub async fn relay(mut open: OpenStream, tx: mpsc::Sender<Bytes>, idle: Duration) -> RelayOutcome {
+const CAPTURE_LIMIT: usize = 16 << 20;
+
+/// Relays a committed stream into `tx`, as the pipe produces client bytes; with `capture`,
+/// also keeps a copy of them (the Responses API stores what the client received).
+pub async fn relay(
+    mut open: OpenStream,
+    tx: mpsc::Sender<Bytes>,
+    idle: Duration,
+    capture: bool,
+) -> RelayOutcome {
     let mut out = std::mem::take(&mut open.held);
     let pipe = &mut open.pipe;
-    let outcome = |pipe: &dyn Pipe, end: StreamEnd| RelayOutcome {
+    let mut copy = capture.then(BytesMut::new);
+    let tx = |b: Bytes, copy: &mut Option<BytesMut>| {
+        if let Some(c) = copy.as_mut()
+            && c.len() + b.len() <= CAPTURE_LIMIT
+        {
+            c.extend_from_slice(&b);
+        }
+        tx.send(b)
+    };
+    let outcome = |pipe: &dyn Pipe, end: StreamEnd, copy: Option<BytesMut>| RelayOutcome {
         end,
         usage: pipe.state().usage,
         chunks: pipe.state().events,
+        captured: copy.map(BytesMut::freeze),
     };
     loop {
         if let Some(e) = pipe.state().error.clone() {
             if !pipe.state().error_forwarded {
                 pipe.fail(e.kind, &e.message, &mut out);
             }
-            let _ = tx.send(out.split().freeze()).await;
-            return outcome(pipe.as_ref(), StreamEnd::Cut { reason: e.message });
+            let _ = tx(out.split().freeze(), &mut copy).await;
+            return outcome(pipe.as_ref(), StreamEnd::Cut { reason: e.message }, copy);
         }
-        if !out.is_empty() && tx.send(out.split().freeze()).await.is_err() {
-            return outcome(pipe.as_ref(), StreamEnd::ClientGone);
+        if !out.is_empty() && tx(out.split().freeze(), &mut copy).await.is_err() {
+            return outcome(pipe.as_ref(), StreamEnd::ClientGone, copy);
         }
         if pipe.state().complete {
-            return outcome(pipe.as_ref(), StreamEnd::Completed);
+            return outcome(pipe.as_ref(), StreamEnd::Completed, copy);
         }
         let cut = match tokio::time::timeout(idle, open.bytes.next()).await {
             Ok(Some(Ok(bytes))) => {
@@ -159,7 +179,7 @@ pub async fn relay(mut open: OpenStream, tx: mpsc::Sender<Bytes>, idle: Duration
             Ok(Some(Err(_))) => "the connection to the provider broke mid-stream".to_owned(),
         };
         pipe.fail(ErrorKind::StreamBroken, &cut, &mut out);
-        let _ = tx.send(out.split().freeze()).await;
-        return outcome(pipe.as_ref(), StreamEnd::Cut { reason: cut });
+        let _ = tx(out.split().freeze(), &mut copy).await;
+        return outcome(pipe.as_ref(), StreamEnd::Cut { reason: cut }, copy);
     }
 }

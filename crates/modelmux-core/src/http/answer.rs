@@ -19,29 +19,36 @@ use crate::error::{ClientFormat, GatewayError, describe};
 use crate::http::respond;
 use crate::ingress::Inbound;
 use crate::routing::{self, Candidate, Plan};
+
 use crate::state::AppState;
 
 /// Output limit Anthropic targets get when neither the client nor the catalog gives one.
 const DEFAULT_MAX_TOKENS: u64 = 4096;
 
-/// Resolves and answers `inbound`.
+/// Decides the route for `inbound` and answers it.
 pub async fn answer(
     state: AppState,
     inbound: Inbound,
+    headers: &http::HeaderMap,
     mut meta: respond::Meta,
     started: Instant,
 ) -> Response {
     let format = inbound.format;
-    let plan = match routing::resolve(
+    let decided = routing::decide(
         &state.config,
-        &inbound.summary.model,
-        inbound.summary.max_output_tokens,
-    ) {
+        &state.health,
+        &state.classifier,
+        &inbound.summary,
+        format,
+        headers,
+    );
+    let (plan, decision) = match decided {
         Ok(p) => p,
         Err(e) => return failed(meta, e, Vec::new(), started, inbound.summary.stream, format),
     };
     meta.route = Some(plan.route.clone());
     meta.alias = plan.alias.clone();
+    meta.decision = Some(decision.compact());
     // A candidate of another format needs the canonical request: build it (and report a
     // client mistake in it) before any call is made.
     if plan
@@ -79,7 +86,9 @@ fn prepare<'a>(
     inbound: &'a Inbound,
     cand: &Candidate,
 ) -> Result<(Bytes, &'a Forward), crate::providers::ProviderError> {
-    let to = state.upstreams.format_of(&cand.target.provider);
+    let to = state
+        .upstreams
+        .format_for(&cand.target.provider, inbound.format);
     let body = bridge::request_body(
         inbound,
         to,
@@ -103,13 +112,14 @@ async fn json_answer(
 ) -> Response {
     let up = &state.upstreams;
     let format = inbound.format;
-    let result = dispatch::walk(&plan, &inbound.summary, |cand, remaining| {
-        let prepared = prepare(&state, &inbound, cand);
+    let inbound = &inbound;
+    let result = dispatch::walk(&plan, &inbound.summary, &state.health, |cand, remaining| {
+        let prepared = prepare(&state, inbound, cand);
         let timeout = plan.settings.timeout.min(remaining);
         let target = cand.target.clone();
         async move {
             let (body, forward) = prepared?;
-            dispatch::call_json(up, &target, body, format, forward, timeout)
+            dispatch::call_json(up, &target, body, inbound, forward, timeout)
                 .await
                 .map(|a| (a, None))
         }
@@ -134,6 +144,7 @@ async fn json_answer(
                 None,
                 answer.usage,
             );
+            crate::http::responses::store_answer(&state, inbound, &answer.body);
             respond::json(StatusCode::OK, answer.body, &meta)
         }
         Err(WalkError { error, attempts }) => failed(meta, error, attempts, started, false, format),
@@ -150,21 +161,17 @@ async fn stream_answer(
     let up = &state.upstreams;
     let format = inbound.format;
     let include_usage = inbound.summary.include_usage;
-    let result = dispatch::walk(&plan, &inbound.summary, |cand, remaining| {
+    let result = dispatch::walk(&plan, &inbound.summary, &state.health, |cand, remaining| {
         let prepared = prepare(&state, &inbound, cand);
         let timeout = plan.settings.timeout.min(remaining);
         let ttft = plan.settings.ttft_timeout.min(remaining);
         let target = cand.target.clone();
-        let pipe = bridge::pipe(
-            format,
-            up.format_of(&target.provider),
-            target.model.as_str(),
-            include_usage,
-        );
+        let endpoint = up.format_for(&target.provider, format);
+        let pipe = bridge::pipe(&inbound, endpoint, target.model.as_str(), include_usage);
         async move {
             let (body, forward) = prepared?;
             let t0 = tokio::time::Instant::now();
-            let sent = up.send(&target, body, true, forward);
+            let sent = up.send(&target, body, true, forward, endpoint);
             dstream::open(sent, pipe, timeout, ttft)
                 .await
                 .map(|s| (s, Some(t0.elapsed())))
@@ -189,8 +196,20 @@ async fn stream_answer(
     let (tx, rx) = mpsc::channel::<Bytes>(32);
     let idle = plan.settings.stream_idle_timeout;
     let log_meta = meta.clone();
+    let health = state.health.clone();
+    let responses_meta = inbound.responses.clone().filter(|m| m.store);
+    let store_state = state.clone();
     tokio::spawn(async move {
-        let outcome = dstream::relay(open, tx, idle).await;
+        let committed = tokio::time::Instant::now();
+        let outcome = dstream::relay(open, tx, idle, responses_meta.is_some()).await;
+        if let (Some(meta), Some(captured)) = (&responses_meta, &outcome.captured)
+            && outcome.end == StreamEnd::Completed
+        {
+            crate::http::responses::store_stream(&store_state, meta, captured);
+        }
+        if let (StreamEnd::Completed, Some(u)) = (&outcome.end, outcome.usage) {
+            health.stream_done(&target, committed.elapsed(), u.output);
+        }
         let cut = match &outcome.end {
             StreamEnd::Completed => None,
             StreamEnd::Cut { reason } => Some(reason.clone()),

@@ -36,7 +36,7 @@ pub async fn completions(
     }
     .await;
     match decoded {
-        Ok(inbound) => answer(state.clone(), inbound, meta, started).await,
+        Ok(inbound) => answer(state.clone(), inbound, &headers, meta, started).await,
         Err(e) => failed(meta, e, Vec::new(), started, false, WireFormat::OpenAiChat),
     }
 }

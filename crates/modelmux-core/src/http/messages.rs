@@ -52,7 +52,7 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         ..Default::default()
     };
     match decode(&state, &headers, body).await {
-        Ok(inbound) => answer(state.clone(), inbound, meta, started).await,
+        Ok(inbound) => answer(state.clone(), inbound, &headers, meta, started).await,
         Err(e) => failed(meta, e, Vec::new(), started, false, FORMAT),
     }
 }

@@ -4,9 +4,11 @@
 
 mod answer;
 mod chat;
+mod explain;
 mod messages;
 mod meta;
 pub mod respond;
+pub mod responses;
 
 use axum::Router;
 use axum::body::Body;
@@ -25,6 +27,18 @@ pub fn app(state: AppState) -> Router {
         .route("/chat/completions", post(chat::completions))
         .route("/v1/messages", post(messages::create))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
+        .route("/v1/responses", post(responses::create))
+        .route("/responses", post(responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(responses::get).delete(responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(responses::input_items),
+        )
+        .route("/v1/route/explain", post(explain::explain))
+        .route("/v1/health/targets", get(explain::health_targets))
         .route("/v1/models", get(meta::models))
         .route("/models", get(meta::models))
         .route("/healthz", get(meta::healthz))

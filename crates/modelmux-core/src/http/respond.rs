@@ -17,6 +17,7 @@ pub const UPSTREAM_REQUEST_ID: HeaderName =
     HeaderName::from_static("x-modelmux-upstream-request-id");
 pub const ALIAS: HeaderName = HeaderName::from_static("x-modelmux-alias");
 pub const CLAMPED: HeaderName = HeaderName::from_static("x-modelmux-clamped");
+pub const DECISION: HeaderName = HeaderName::from_static("x-modelmux-decision");
 
 /// What the gateway knows about a request when it answers.
 #[derive(Debug, Default, Clone)]
@@ -30,6 +31,8 @@ pub struct Meta {
     pub alias: Option<String>,
     /// `max_tokens=<asked>-><sent>` when the output limit was lowered to the target's.
     pub clamped: Option<String>,
+    /// The routing decision, compact.
+    pub decision: Option<String>,
 }
 
 impl Meta {
@@ -56,6 +59,9 @@ impl Meta {
         }
         if let Some(c) = &self.clamped {
             put(CLAMPED, c);
+        }
+        if let Some(d) = &self.decision {
+            put(DECISION, d);
         }
         if let Some(u) = &self.upstream_request_id {
             h.insert(UPSTREAM_REQUEST_ID, u.clone());

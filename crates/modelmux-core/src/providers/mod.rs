@@ -66,10 +66,17 @@ impl Adapter {
         body: Bytes,
         stream: bool,
         forward: &[(HeaderName, HeaderValue)],
+        endpoint: WireFormat,
     ) -> Result<reqwest::RequestBuilder, ProviderError> {
         match self {
             Self::OpenAi(p) => {
-                let mut req = p.chat_request(client, model, body, stream);
+                let mut req = p.chat_request(
+                    client,
+                    model,
+                    body,
+                    stream,
+                    endpoint == WireFormat::OpenAiResponses,
+                );
                 for (name, value) in forward {
                     req = req.header(name.clone(), value.clone());
                 }
@@ -101,6 +108,7 @@ struct Provider {
 pub struct Upstreams {
     client: reqwest::Client,
     providers: Arc<HashMap<ProviderId, Provider>>,
+    health: Arc<crate::health::Health>,
 }
 
 static CRYPTO: Once = Once::new();
@@ -123,7 +131,7 @@ pub fn http_client() -> Result<reqwest::Client, String> {
 }
 
 impl Upstreams {
-    pub fn new(config: &Config) -> Result<Self, String> {
+    pub fn new(config: &Config, health: Arc<crate::health::Health>) -> Result<Self, String> {
         let client = http_client()?;
         let mut providers = HashMap::new();
         for p in config.providers.values() {
@@ -138,6 +146,7 @@ impl Upstreams {
         Ok(Self {
             client,
             providers: Arc::new(providers),
+            health,
         })
     }
 
@@ -152,6 +161,18 @@ impl Upstreams {
             .map_or(WireFormat::OpenAiChat, |p| p.adapter.format())
     }
 
+    /// The format a provider is spoken to in for a client of `client` format: a Responses
+    /// client reaches a provider with `responses_api` in the Responses format itself.
+    pub fn format_for(&self, id: &ProviderId, client: WireFormat) -> WireFormat {
+        match self.providers.get(id) {
+            Some(p) if client == WireFormat::OpenAiResponses && p.config.responses_api => {
+                WireFormat::OpenAiResponses
+            }
+            Some(p) => p.adapter.format(),
+            None => WireFormat::OpenAiChat,
+        }
+    }
+
     /// Sends one chat request to `target`, with `forward` headers from the client (only
     /// ever passed for a provider of the client's own format). Error answers are read and
     /// classified; a 2xx answer comes back with its body unread.
@@ -161,6 +182,7 @@ impl Upstreams {
         body: Bytes,
         stream: bool,
         forward: &[(HeaderName, HeaderValue)],
+        endpoint: WireFormat,
     ) -> Result<Sent, ProviderError> {
         let provider = self.providers.get(&target.provider).ok_or_else(|| {
             ProviderError::new(
@@ -170,10 +192,13 @@ impl Upstreams {
         })?;
         let request = provider
             .adapter
-            .request(&self.client, &target.model, body, stream, forward)
+            .request(&self.client, &target.model, body, stream, forward, endpoint)
             .await?;
         let response = request.send().await.map_err(transport_error)?;
         let status = response.status().as_u16();
+        if let Some(limits) = crate::health::RateLimits::from_headers(response.headers()) {
+            self.health.rate_limits(target, limits);
+        }
         if (200..300).contains(&status) {
             return Ok(Sent { response });
         }

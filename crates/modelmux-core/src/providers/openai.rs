@@ -54,9 +54,15 @@ impl OpenAiProvider {
         model: &ModelId,
         body: Bytes,
         stream: bool,
+        responses: bool,
     ) -> reqwest::RequestBuilder {
+        let url = if responses {
+            format!("{}/responses", self.config.base_url)
+        } else {
+            self.url(model)
+        };
         let mut req = client
-            .post(self.url(model))
+            .post(url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(
                 http::header::ACCEPT,

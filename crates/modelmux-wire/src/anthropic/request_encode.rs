@@ -11,9 +11,10 @@
 //!   blocks, in order, since the published API accepts system text only there.
 //! - `Role::Tool` messages become `user` turns; consecutive turns of one role are merged into
 //!   one, and in a merged user turn every `tool_result` block comes first (pitfall 7).
-//! - Empty text blocks are dropped and a turn left empty is omitted (pitfall 11); thinking
-//!   parts without a signature (another provider's reasoning) cannot be replayed and are
-//!   dropped; signed ones are replayed as they came (pitfall 13). Audio is dropped.
+//! - Empty and whitespace-only text blocks are dropped and a turn left empty is omitted
+//!   (pitfall 11); thinking parts without a signature (another provider's reasoning) cannot
+//!   be replayed and are dropped; signed ones are replayed as they came (pitfall 13). Audio
+//!   is dropped.
 //! - Tool-use ids are sanitised deterministically (`mapping::tool_id`, pitfall 20) and
 //!   arguments always become an object (`mapping::tool_input`, pitfall 5).
 //!
@@ -239,7 +240,9 @@ fn content_value(mut blocks: Vec<Value>) -> Value {
 }
 
 fn text_block(text: &str, cache_control: &Option<Value>) -> Option<Value> {
-    if text.is_empty() {
+    // Anthropic rejects whitespace-only text ("text content blocks must contain
+    // non-whitespace text") as it rejects empty text.
+    if text.trim().is_empty() {
         return None;
     }
     let mut b = json!({ "type": "text", "text": text });

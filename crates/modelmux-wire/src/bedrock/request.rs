@@ -330,14 +330,14 @@ fn push_part(part: &Part, out: &mut Vec<Block>) {
         Part::Thinking {
             text,
             signature: Some(signature),
-        } => (
+        } if !signature.is_empty() => (
             json!({"reasoningContent": {"reasoningText": {"text": text, "signature": signature}}}),
             false,
             false,
         ),
-        Part::Thinking {
-            signature: None, ..
-        } => return,
+        // Unsigned (or `""`-signed, as an Anthropic client echoes unsigned thinking) reasoning
+        // cannot be replayed: Bedrock rejects an empty signature.
+        Part::Thinking { .. } => return,
         Part::RedactedThinking { data } => (
             json!({"reasoningContent": {"redactedContent": data}}),
             false,

@@ -59,6 +59,16 @@ pub struct ChatSummary {
     pub text_chars: usize,
     pub has_tools: bool,
     pub has_images: bool,
+    /// `auto`, `none`, `required` or `named`, when the request says.
+    pub tool_choice: Option<&'static str>,
+    /// `response_format.type`: `text`, `json_object` or `json_schema`.
+    pub output_format: Option<&'static str>,
+    /// A reasoning effort other than `none` was asked for.
+    pub reasoning: bool,
+    /// The text of the last user message (for intent classification).
+    pub last_user_text: String,
+    /// `metadata` entries with string values.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl ChatSummary {
@@ -97,6 +107,12 @@ struct PartLite<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TypeLite {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -230,6 +246,7 @@ impl ChatBody {
         }
         let mut text_chars = 0;
         let mut has_images = false;
+        let mut last_user: Option<usize> = None;
         for (i, m) in messages.iter().enumerate() {
             let role = m
                 .role
@@ -245,6 +262,9 @@ impl ChatBody {
                         ),
                     ));
                 }
+            }
+            if role == "user" {
+                last_user = Some(i);
             }
             if role == "tool" && m.tool_call_id.is_none() {
                 return Err(DecodeError::missing(&format!("messages[{i}].tool_call_id")));
@@ -268,6 +288,51 @@ impl ChatBody {
                 }
             }
         }
+        let last_user_text = last_user
+            .and_then(|i| messages[i].content.as_ref())
+            .map(|c| match c {
+                ContentLite::Text(t) => t.to_string(),
+                ContentLite::Parts(parts) => parts
+                    .iter()
+                    .filter_map(|p| p.text.as_deref())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                ContentLite::Null(()) => String::new(),
+            })
+            .unwrap_or_default();
+        let tool_choice = match self.fields.get("tool_choice").map(|v| v.get()) {
+            None | Some("null") => None,
+            Some("\"auto\"") => Some("auto"),
+            Some("\"none\"") => Some("none"),
+            Some("\"required\"") => Some("required"),
+            Some(_) => Some("named"),
+        };
+        let output_format = self.fields.get("response_format").and_then(|v| {
+            let t: TypeLite = serde_json::from_str(v.get()).ok()?;
+            match t.kind.as_deref() {
+                Some("text") => Some("text"),
+                Some("json_object") => Some("json_object"),
+                Some("json_schema") => Some("json_schema"),
+                _ => None,
+            }
+        });
+        let reasoning = self
+            .typed::<Cow<'_, str>>("reasoning_effort", "a string")
+            .ok()
+            .flatten()
+            .is_some_and(|e| e != "none");
+        let metadata = self
+            .fields
+            .get("metadata")
+            .and_then(|v| {
+                serde_json::from_str::<indexmap::IndexMap<String, serde_json::Value>>(v.get()).ok()
+            })
+            .map(|m| {
+                m.into_iter()
+                    .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(ChatSummary {
             model: model.into_owned(),
             stream,
@@ -277,6 +342,11 @@ impl ChatBody {
             text_chars,
             has_tools: tools.is_some_and(|t| !t.is_empty()),
             has_images,
+            tool_choice,
+            output_format,
+            reasoning,
+            last_user_text,
+            metadata,
         })
     }
 }

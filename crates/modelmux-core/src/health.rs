@@ -1,0 +1,445 @@
+//! Per-target health, kept in process: requests in flight, EWMAs of time to first token,
+//! time per output token and latency, a window of recent TTFTs for the p95, rate-limit
+//! headroom from the provider's headers, and a passive circuit breaker (failure share over
+//! the recent window → open → half-open probe → closed), with cooldowns from Retry-After.
+//! Strategies read it to order candidates; `GET /v1/health/targets` shows it. Times use
+//! tokio's clock so tests can pause it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::config::HealthSettings;
+use crate::ids::TargetRef;
+use crate::providers::ErrorKind;
+
+const TTFT_SAMPLES: usize = 64;
+const ALPHA: f64 = 0.3;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Circuit {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { probing: bool },
+}
+
+#[derive(Debug)]
+struct Inner {
+    outcomes: VecDeque<bool>,
+    circuit: Circuit,
+    cooldown_until: Option<Instant>,
+    ewma_ttft_ms: Option<f64>,
+    ewma_tpot_ms: Option<f64>,
+    ewma_latency_ms: Option<f64>,
+    ttfts: VecDeque<f64>,
+    calls: u64,
+    failures: u64,
+    limits: RateLimits,
+    open_count: u32,
+}
+
+/// Rate-limit headroom reported by a provider (`x-ratelimit-remaining-*`,
+/// `anthropic-ratelimit-*-remaining`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RateLimits {
+    pub remaining_requests: Option<u64>,
+    pub remaining_tokens: Option<u64>,
+    #[serde(skip)]
+    pub until: Option<Instant>,
+}
+
+impl RateLimits {
+    /// Reads the headers of an answer; `None` when it carried none.
+    pub fn from_headers(h: &http::HeaderMap) -> Option<Self> {
+        let num = |names: &[&str]| {
+            names.iter().find_map(|n| {
+                h.get(*n)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map(|v| v.max(0.0) as u64)
+            })
+        };
+        let requests = num(&[
+            "x-ratelimit-remaining-requests",
+            "anthropic-ratelimit-requests-remaining",
+        ]);
+        let tokens = num(&[
+            "x-ratelimit-remaining-tokens",
+            "anthropic-ratelimit-tokens-remaining",
+            "anthropic-ratelimit-input-tokens-remaining",
+        ]);
+        if requests.is_none() && tokens.is_none() {
+            return None;
+        }
+        let reset = h
+            .get("x-ratelimit-reset-requests")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| humantime::parse_duration(v.trim()).ok())
+            .unwrap_or(Duration::from_secs(60));
+        Some(Self {
+            remaining_requests: requests,
+            remaining_tokens: tokens,
+            until: Some(Instant::now() + reset),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct TargetStats {
+    in_flight: AtomicU32,
+    inner: Mutex<Inner>,
+}
+
+/// What strategies and the health endpoint see of a target.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetView {
+    pub target: String,
+    /// `closed`, `open`, `half_open` or `cooling_down`.
+    pub state: &'static str,
+    pub available: bool,
+    /// Why it is not available.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub in_flight: u32,
+    pub calls: u64,
+    pub failures: u64,
+    pub recent_failure_rate: f64,
+    pub ewma_ttft_ms: Option<f64>,
+    pub p95_ttft_ms: Option<f64>,
+    pub ewma_time_per_token_ms: Option<f64>,
+    pub ewma_latency_ms: Option<f64>,
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// Health of every target the gateway has called.
+#[derive(Debug, Default)]
+pub struct Health {
+    settings: HealthSettings,
+    targets: RwLock<HashMap<TargetRef, Arc<TargetStats>>>,
+}
+
+/// Counts a request in flight until dropped.
+#[derive(Debug)]
+pub struct InFlight(Arc<TargetStats>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn ewma(old: Option<f64>, sample: f64) -> Option<f64> {
+    Some(old.map_or(sample, |o| o + ALPHA * (sample - o)))
+}
+
+impl Health {
+    pub fn new(settings: HealthSettings) -> Self {
+        Self {
+            settings,
+            targets: RwLock::new(HashMap::new()),
+        }
+    }
+
+    fn stats(&self, t: &TargetRef) -> Arc<TargetStats> {
+        if let Ok(map) = self.targets.read()
+            && let Some(s) = map.get(t)
+        {
+            return s.clone();
+        }
+        let mut map = match self.targets.write() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        map.entry(t.clone())
+            .or_insert_with(|| {
+                Arc::new(TargetStats {
+                    in_flight: AtomicU32::new(0),
+                    inner: Mutex::new(Inner {
+                        outcomes: VecDeque::new(),
+                        circuit: Circuit::Closed,
+                        cooldown_until: None,
+                        ewma_ttft_ms: None,
+                        ewma_tpot_ms: None,
+                        ewma_latency_ms: None,
+                        ttfts: VecDeque::new(),
+                        calls: 0,
+                        failures: 0,
+                        limits: RateLimits::default(),
+                        open_count: 0,
+                    }),
+                })
+            })
+            .clone()
+    }
+
+    fn with<R>(&self, t: &TargetRef, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let s = self.stats(t);
+        let mut g = match s.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        f(&mut g)
+    }
+
+    /// An attempt starts; a half-open circuit lets this one through as its probe.
+    pub fn begin(&self, t: &TargetRef) -> InFlight {
+        let s = self.stats(t);
+        s.in_flight.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut g) = s.inner.lock()
+            && let Circuit::HalfOpen { probing: false } = g.circuit
+        {
+            g.circuit = Circuit::HalfOpen { probing: true };
+        }
+        InFlight(s)
+    }
+
+    pub fn success(&self, t: &TargetRef, latency: Duration, ttft: Option<Duration>) {
+        let window = self.settings.window as usize;
+        self.with(t, |g| {
+            g.calls += 1;
+            push(&mut g.outcomes, true, window);
+            g.circuit = Circuit::Closed;
+            g.open_count = 0;
+            g.cooldown_until = None;
+            g.ewma_latency_ms = ewma(g.ewma_latency_ms, latency.as_secs_f64() * 1e3);
+            if let Some(ttft) = ttft {
+                let ms = ttft.as_secs_f64() * 1e3;
+                g.ewma_ttft_ms = ewma(g.ewma_ttft_ms, ms);
+                push(&mut g.ttfts, ms, TTFT_SAMPLES);
+            }
+        });
+    }
+
+    /// A finished stream: time per output token after the first.
+    pub fn stream_done(&self, t: &TargetRef, after_first: Duration, output_tokens: u64) {
+        if output_tokens > 1 {
+            let per = after_first.as_secs_f64() * 1e3 / (output_tokens - 1) as f64;
+            self.with(t, |g| g.ewma_tpot_ms = ewma(g.ewma_tpot_ms, per));
+        }
+    }
+
+    pub fn failure(&self, t: &TargetRef, kind: ErrorKind, retry_after: Option<Duration>) {
+        // Client mistakes say nothing about the provider's health.
+        if matches!(
+            kind,
+            ErrorKind::BadRequest
+                | ErrorKind::ContextLengthExceeded
+                | ErrorKind::ContentFilter
+                | ErrorKind::NotFound
+        ) {
+            return;
+        }
+        let s = self.settings;
+        self.with(t, |g| {
+            let now = Instant::now();
+            g.calls += 1;
+            g.failures += 1;
+            push(&mut g.outcomes, false, s.window as usize);
+            if let Some(ra) = retry_after.filter(|d| !d.is_zero()) {
+                g.cooldown_until = Some(now + ra);
+            }
+            let fails = g.outcomes.iter().filter(|ok| !**ok).count();
+            let rate = fails as f64 / g.outcomes.len() as f64;
+            let trip = match g.circuit {
+                Circuit::HalfOpen { .. } => true,
+                _ => g.outcomes.len() as u32 >= s.min_calls && rate >= s.failure_rate,
+            };
+            if trip {
+                g.open_count = g.open_count.saturating_add(1);
+                // Each consecutive opening waits longer, up to 8× the base.
+                let factor = 1u32 << (g.open_count - 1).min(3);
+                g.circuit = Circuit::Open {
+                    until: now + s.open_for * factor,
+                };
+            }
+        });
+    }
+
+    pub fn rate_limits(&self, t: &TargetRef, limits: RateLimits) {
+        self.with(t, |g| g.limits = limits);
+    }
+
+    pub fn in_flight(&self, t: &TargetRef) -> u32 {
+        self.stats(t).in_flight.load(Ordering::Relaxed)
+    }
+
+    pub fn view(&self, t: &TargetRef) -> TargetView {
+        let s = self.stats(t);
+        let in_flight = s.in_flight.load(Ordering::Relaxed);
+        let mut g = match s.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let now = Instant::now();
+        if let Circuit::Open { until } = g.circuit
+            && now >= until
+        {
+            g.circuit = Circuit::HalfOpen { probing: false };
+        }
+        let (state, available, reason) = match g.circuit {
+            Circuit::Open { until } => (
+                "open",
+                false,
+                Some(format!(
+                    "circuit open for {} more",
+                    humantime::format_duration(round(until - now))
+                )),
+            ),
+            Circuit::HalfOpen { probing: true } => (
+                "half_open",
+                false,
+                Some("a half-open probe is in flight".to_owned()),
+            ),
+            Circuit::HalfOpen { probing: false } => ("half_open", true, None),
+            Circuit::Closed => match g.cooldown_until {
+                Some(until) if now < until => (
+                    "cooling_down",
+                    false,
+                    Some(format!(
+                        "Retry-After cooldown for {} more",
+                        humantime::format_duration(round(until - now))
+                    )),
+                ),
+                _ => ("closed", true, None),
+            },
+        };
+        let limits = g.limits.until.filter(|u| now < *u).map(|_| g.limits);
+        let fails = g.outcomes.iter().filter(|ok| !**ok).count();
+        TargetView {
+            target: t.to_string(),
+            state,
+            available,
+            reason,
+            in_flight,
+            calls: g.calls,
+            failures: g.failures,
+            recent_failure_rate: if g.outcomes.is_empty() {
+                0.0
+            } else {
+                fails as f64 / g.outcomes.len() as f64
+            },
+            ewma_ttft_ms: g.ewma_ttft_ms,
+            p95_ttft_ms: p95(&g.ttfts),
+            ewma_time_per_token_ms: g.ewma_tpot_ms,
+            ewma_latency_ms: g.ewma_latency_ms,
+            rate_limits: limits,
+        }
+    }
+
+    /// Views of every target seen so far, sorted by name.
+    pub fn all(&self) -> Vec<TargetView> {
+        let keys: Vec<TargetRef> = match self.targets.read() {
+            Ok(m) => m.keys().cloned().collect(),
+            Err(p) => p.into_inner().keys().cloned().collect(),
+        };
+        let mut v: Vec<TargetView> = keys.iter().map(|t| self.view(t)).collect();
+        v.sort_by(|a, b| a.target.cmp(&b.target));
+        v
+    }
+}
+
+fn round(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
+}
+
+fn push<T>(q: &mut VecDeque<T>, v: T, cap: usize) {
+    if q.len() >= cap {
+        q.pop_front();
+    }
+    q.push_back(v);
+}
+
+fn p95(samples: &VecDeque<f64>) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let mut v: Vec<f64> = samples.iter().copied().collect();
+    v.sort_by(f64::total_cmp);
+    let idx = ((v.len() as f64 - 1.0) * 0.95).round() as usize;
+    v.get(idx).copied()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ModelId, ProviderId};
+
+    fn t() -> TargetRef {
+        TargetRef::new(ProviderId::new("p"), ModelId::new("m"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_circuit_opens_probes_and_closes() {
+        let h = Health::new(HealthSettings {
+            failure_rate: 0.5,
+            min_calls: 4,
+            window: 10,
+            open_for: Duration::from_secs(30),
+        });
+        h.success(&t(), Duration::from_millis(10), None);
+        for _ in 0..2 {
+            h.failure(&t(), ErrorKind::Overloaded, None);
+        }
+        assert!(h.view(&t()).available, "2 of 3 failed but below min_calls");
+        h.failure(&t(), ErrorKind::Overloaded, None);
+        let v = h.view(&t());
+        assert_eq!((v.state, v.available), ("open", false));
+        tokio::time::advance(Duration::from_secs(31)).await;
+        let v = h.view(&t());
+        assert_eq!((v.state, v.available), ("half_open", true));
+        let probe = h.begin(&t());
+        assert!(!h.view(&t()).available, "one probe at a time");
+        h.failure(&t(), ErrorKind::Overloaded, None);
+        drop(probe);
+        assert_eq!(h.view(&t()).state, "open");
+        // The second opening waits twice as long.
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert_eq!(h.view(&t()).state, "open");
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert_eq!(h.view(&t()).state, "half_open");
+        let _probe = h.begin(&t());
+        h.success(&t(), Duration::from_millis(10), None);
+        assert_eq!(
+            (h.view(&t()).state, h.view(&t()).available),
+            ("closed", true)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_cools_down_and_client_errors_do_not_count() {
+        let h = Health::new(HealthSettings::default());
+        h.failure(&t(), ErrorKind::RateLimited, Some(Duration::from_secs(5)));
+        assert_eq!(h.view(&t()).state, "cooling_down");
+        tokio::time::advance(Duration::from_secs(6)).await;
+        assert_eq!(h.view(&t()).state, "closed");
+        for _ in 0..20 {
+            h.failure(&t(), ErrorKind::BadRequest, None);
+        }
+        assert_eq!(h.view(&t()).failures, 1);
+    }
+
+    #[test]
+    fn latency_stats() {
+        let h = Health::new(HealthSettings::default());
+        for ms in 1..=100u64 {
+            h.success(
+                &t(),
+                Duration::from_millis(ms),
+                Some(Duration::from_millis(ms)),
+            );
+        }
+        let v = h.view(&t());
+        // The window keeps the last 64 TTFTs: 37..=100; p95 of those.
+        assert_eq!(v.p95_ttft_ms, Some(97.0));
+        assert!(v.ewma_ttft_ms.unwrap() > 90.0);
+        let _a = h.begin(&t());
+        let _b = h.begin(&t());
+        assert_eq!(h.in_flight(&t()), 2);
+        drop(_a);
+        assert_eq!(h.in_flight(&t()), 1);
+    }
+}

@@ -1,0 +1,227 @@
+//! The OpenAI Responses API inbound: `POST /v1/responses` (JSON and SSE) and the stored
+//! responses behind `GET /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` and
+//! `DELETE /v1/responses/{id}`. `previous_response_id` is resolved here, from modelmux's own
+//! store: the earlier turns are put back into `input`, so the conversation continues on any
+//! target, including one that keeps no state or another than the first after a fallback.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::HeaderMap;
+use modelmux_wire::{WireFormat, responses};
+use serde_json::{Value, json};
+
+use crate::auth;
+use crate::error::GatewayError;
+use crate::http::answer::{answer, failed};
+use crate::http::{read_body, respond};
+use crate::ids::RequestId;
+use crate::ingress::{self, Inbound, ResponsesMeta};
+use crate::state::AppState;
+
+const FORMAT: WireFormat = WireFormat::OpenAiResponses;
+
+fn invalid(message: impl Into<String>, param: Option<&str>) -> GatewayError {
+    GatewayError::InvalidRequest {
+        message: message.into(),
+        param: param.map(str::to_owned),
+        code: None,
+    }
+}
+
+async fn decode(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Inbound, GatewayError> {
+    let cfg = &state.config;
+    auth::check(&cfg.server.master_keys, headers)?;
+    let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    let mut obj: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
+        invalid(
+            format!("We could not parse the JSON body of your request: {e}"),
+            None,
+        )
+    })?;
+    let store = obj.get("store").and_then(Value::as_bool).unwrap_or(true);
+    let mut items: Vec<Value> = match obj.get("input") {
+        Some(Value::String(text)) => vec![
+            json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}),
+        ],
+        Some(Value::Array(a)) => a.clone(),
+        None => {
+            return Err(invalid(
+                "Missing required parameter: 'input'.",
+                Some("input"),
+            ));
+        }
+        Some(_) => {
+            return Err(invalid(
+                "Invalid type for 'input': expected a string or an array of items.",
+                Some("input"),
+            ));
+        }
+    };
+    let mut rewritten = false;
+    if let Some(prev) = obj.remove("previous_response_id") {
+        rewritten = true;
+        if let Some(prev) = prev.as_str() {
+            let stored = state.responses.get(prev).ok_or_else(|| {
+                GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
+            })?;
+            let mut full = stored.conversation();
+            full.extend(items);
+            items = full;
+            obj.insert("input".to_owned(), Value::Array(items.clone()));
+        }
+    }
+    let raw = if rewritten {
+        Bytes::from(serde_json::to_vec(&obj).unwrap_or_default())
+    } else {
+        raw
+    };
+    let req = responses::from_responses(&raw).map_err(|e| GatewayError::InvalidRequest {
+        message: e.message,
+        param: e.param,
+        code: None,
+    })?;
+    let mut inbound =
+        Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT));
+    let id: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(24)
+        .collect();
+    inbound.responses = Some(ResponsesMeta {
+        id: format!("resp_{id}"),
+        store,
+        input_items: items,
+    });
+    Ok(inbound)
+}
+
+pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let meta = respond::Meta {
+        request_id: Some(RequestId::generate()),
+        ..Default::default()
+    };
+    match decode(&state, &headers, body).await {
+        Ok(inbound) => answer(state.clone(), inbound, &headers, meta, started).await,
+        Err(e) => failed(meta, e, Vec::new(), started, false, FORMAT),
+    }
+}
+
+/// Stores a Responses answer the client received, when the request asked for storing.
+pub fn store_answer(state: &AppState, inbound: &Inbound, response: &[u8]) {
+    let Some(meta) = inbound.responses.as_ref().filter(|m| m.store) else {
+        return;
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(response) else {
+        return;
+    };
+    if let Some(id) = v.get("id").and_then(Value::as_str) {
+        state
+            .responses
+            .put(id.to_owned(), v.clone(), meta.input_items.clone());
+    }
+}
+
+/// Stores a streamed Responses answer: the response object of its final event.
+pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
+    if !meta.store {
+        return;
+    }
+    let mut parser = modelmux_wire::sse::SseParser::new();
+    parser.push(captured);
+    let mut last = None;
+    while let Some(item) = parser.next_item() {
+        if let modelmux_wire::sse::SseItem::Event(ev) = item
+            && let Ok(v) = serde_json::from_str::<Value>(&ev.data)
+            && matches!(
+                v.get("type").and_then(Value::as_str),
+                Some("response.completed" | "response.incomplete")
+            )
+        {
+            last = v.get("response").cloned();
+        }
+    }
+    if let Some(resp) = last
+        && let Some(id) = resp.get("id").and_then(Value::as_str)
+    {
+        state
+            .responses
+            .put(id.to_owned(), resp.clone(), meta.input_items.clone());
+    }
+}
+
+fn not_found(id: &str) -> Response {
+    respond::error(
+        &GatewayError::NotFound(format!("No response found with id '{id}'.")),
+        FORMAT,
+        &respond::Meta::default(),
+    )
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
+        return respond::error(&e, FORMAT, &respond::Meta::default());
+    }
+    match state.responses.get(&id) {
+        Some(s) => Json(s.response).into_response(),
+        None => not_found(&id),
+    }
+}
+
+pub async fn input_items(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
+        return respond::error(&e, FORMAT, &respond::Meta::default());
+    }
+    let Some(s) = state.responses.get(&id) else {
+        return not_found(&id);
+    };
+    let data: Vec<Value> = s
+        .input_items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let mut item = item.clone();
+            if let Some(o) = item.as_object_mut() {
+                o.entry("id")
+                    .or_insert_with(|| json!(format!("item_{id}_{i}")));
+                if o.get("type").and_then(Value::as_str) == Some("message") {
+                    o.entry("status").or_insert(json!("completed"));
+                }
+            }
+            item
+        })
+        .collect();
+    let first = data.first().and_then(|v| v.get("id").cloned());
+    let last = data.last().and_then(|v| v.get("id").cloned());
+    Json(json!({"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": false})).into_response()
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
+        return respond::error(&e, FORMAT, &respond::Meta::default());
+    }
+    if state.responses.delete(&id) {
+        Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
+    } else {
+        not_found(&id)
+    }
+}
