@@ -246,6 +246,8 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
         intents: Vec::new(),
         health: Default::default(),
         header_routes: Vec::new(),
+        store: Default::default(),
+        keys: Default::default(),
         disabled,
         source: ConfigSource::Embedded,
     }

@@ -34,6 +34,8 @@ pub struct Config {
     pub health: HealthSettings,
     /// Route globs a client may pick with the `x-modelmux-route` header.
     pub header_routes: Vec<String>,
+    pub store: crate::records::config::StoreConfig,
+    pub keys: crate::keys::config::KeysConfig,
     /// Providers that are known but not usable, with the reason (a missing key, say).
     pub disabled: Vec<(ProviderId, String)>,
     pub source: ConfigSource,

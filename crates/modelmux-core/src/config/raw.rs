@@ -28,6 +28,12 @@ pub struct RawConfig {
     pub intents: Vec<RawIntent>,
     #[serde(default)]
     pub health: RawHealth,
+    /// Where records go (see `records::config`).
+    #[serde(default)]
+    pub store: crate::records::config::RawStoreConfig,
+    /// Virtual keys, budgets and rate limits (see `keys::config`).
+    #[serde(default)]
+    pub keys: crate::keys::config::RawKeysConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -318,6 +318,8 @@ pub(super) fn validate(
     if !(0.0..=1.0).contains(&health.failure_rate) || health.failure_rate == 0.0 {
         issues.add("health.failure_rate", "must be in (0, 1]");
     }
+    let store = crate::records::config::validate(&raw.store, env, &mut issues.0);
+    let keys = crate::keys::config::validate(&raw.keys, env, &mut issues.0);
     if !issues.0.is_empty() {
         return Err(ConfigError(issues.0));
     }
@@ -331,6 +333,8 @@ pub(super) fn validate(
         intents,
         health,
         header_routes: raw.router.header_routes.clone(),
+        store,
+        keys,
         disabled: Vec::new(),
         source,
     })
