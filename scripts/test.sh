@@ -135,6 +135,12 @@ if [[ "$LEGACY_OK" == 1 ]]; then
   fi
 fi
 
+# --- Codex CLI (tests/cli/test_codex.py): the real `codex exec` (npm @openai/codex, pinned),
+# headless, through the gateway's /v1/responses to a simulated provider of each format, with an
+# exec_command round trip. It runs in the `pytest tests/cli` call of the block below; npm
+# installs it once into $CLI_CACHE/codex; without npm or its registry it is skipped with the
+# reason printed, in CI too (MODELMUX_CLI_REQUIRED=1 makes that a failure).
+
 # --- Claude Code CLI (tests/cli): the real `claude -p`, headless, through the gateway to a
 # simulated provider of each format, with a Bash tool round trip. npm installs the pinned
 # CLI once into MODELMUX_CLI_CACHE (default $TARGET_DIR/cli-cache); without npm or its

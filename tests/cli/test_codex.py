@@ -101,7 +101,9 @@ def find_binary() -> Path:
         candidates.append(("MODELMUX_BIN", Path(os.environ["MODELMUX_BIN"])))
     else:
         if os.environ.get("CARGO_TARGET_DIR"):
-            candidates.append(("$CARGO_TARGET_DIR/debug/modelmux", target_dir() / "debug" / "modelmux"))
+            candidates.append(
+                ("$CARGO_TARGET_DIR/debug/modelmux", target_dir() / "debug" / "modelmux")
+            )
         candidates.append(("target/debug/modelmux", REPO_ROOT / "target" / "debug" / "modelmux"))
     for _, path in candidates:
         if path.is_file() and os.access(path, os.X_OK):
@@ -468,14 +470,25 @@ class CodexRun:
         ]
 
 
-def run_codex(codex: Path, stack: CodexStack, route: str, tmp_path: Path) -> CodexRun:
+def run_codex(
+    codex: Path,
+    stack: CodexStack,
+    route: str,
+    tmp_path: Path,
+    *,
+    resume: bool = False,
+    prompt: str = PROMPT,
+) -> CodexRun:
+    """`codex exec PROMPT` in tmp_path/work (a fresh, ephemeral session), or with `resume`
+    `codex exec resume --last PROMPT`: the next turn of the session the previous (non-
+    ephemeral) run there recorded, which replays that whole conversation to the model."""
     home = tmp_path / "home"
     codex_home = tmp_path / "codex-home"
     work = tmp_path / "work"
     for d in (home, codex_home, work):
-        d.mkdir()
+        d.mkdir(exist_ok=True)
     (codex_home / "config.toml").write_text(codex_config(stack, route))
-    last = tmp_path / "last-message.txt"
+    last = tmp_path / ("last-message-resumed.txt" if resume else "last-message.txt")
     env = scrubbed_env()
     env.update(
         {
@@ -488,19 +501,17 @@ def run_codex(codex: Path, stack: CodexStack, route: str, tmp_path: Path) -> Cod
             "NO_COLOR": "1",
         }
     )
-    cmd = [
-        str(codex),
-        "exec",
+    flags = [
         "--strict-config",  # a config key 0.169 does not know is an error, not ignored
         "--skip-git-repo-check",
-        "--ephemeral",
         "--json",
-        "--color",
-        "never",
         "--output-last-message",
         str(last),
-        PROMPT,
     ]
+    if resume:
+        cmd = [str(codex), "exec", "resume", "--last", *flags, prompt]
+    else:
+        cmd = [str(codex), "exec", *flags, "--color", "never", prompt]
     try:
         done = subprocess.run(
             cmd,
@@ -515,7 +526,8 @@ def run_codex(codex: Path, stack: CodexStack, route: str, tmp_path: Path) -> Cod
         out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout
         err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else e.stderr
         pytest.fail(
-            f"`codex exec` on route {route} did not finish within {CLI_TIMEOUT:.0f}s.\n"
+            f"`{' '.join(cmd[1:4])} ...` on route {route} did not finish within "
+            f"{CLI_TIMEOUT:.0f}s.\n"
             f"stdout:\n{(out or '')[-3000:]}\nstderr:\n{(err or '')[-3000:]}\n"
             f"gateway log:\n{stack.gateway.stderr_text(4000)}",
             pytrace=False,
@@ -543,12 +555,14 @@ def access_lines(stack: CodexStack, route: str) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("target", list(TARGETS))
-def test_codex_exec_command_round_trip(target, codex_cli: Path, codex_stack: CodexStack, tmp_path):
-    stack = codex_stack
-    route = f"cx-{target}"
-    before = stack.sim_requests(target)
-    run = run_codex(codex_cli, stack, route, tmp_path)
+def input_tokens(access_line: str) -> int:
+    m = re.search(r"\binput_tokens=(\d+)", access_line)
+    return int(m.group(1)) if m else 0
+
+
+def check_tool_turn(run: CodexRun, stack: CodexStack, route: str) -> str:
+    """The assertions on one `codex exec` turn that ran the scripted command; returns the
+    failure context for further assertions."""
     expected = stack.expected_output
     context = (
         f"route {route}: codex exited {run.returncode}\n"
@@ -578,12 +592,57 @@ def test_codex_exec_command_round_trip(target, codex_cli: Path, codex_stack: Cod
     assert expected in final, context
     assert "The tool returned:" in final, context
     assert expected in run.last_message, context
+    return context
 
+
+def check_gateway_answered(stack: CodexStack, route: str, context: str, at_least: int) -> None:
+    """The gateway answered every request on the route with a 200: no error the CLI retried
+    past or swallowed."""
+    lines = access_lines(stack, route)
+    assert len(lines) >= at_least, context
+    failed = [line for line in lines if "status=200" not in line]
+    assert not failed, "gateway answered with an error:\n" + "\n".join(failed) + "\n" + context
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_codex_exec_command_round_trip(target, codex_cli: Path, codex_stack: CodexStack, tmp_path):
+    stack = codex_stack
+    route = f"cx-{target}"
+    before = stack.sim_requests(target)
+    run = run_codex(codex_cli, stack, route, tmp_path)
+    context = check_tool_turn(run, stack, route)
     # At least the tool-call turn and the tool-result turn reached this target's provider.
     got = stack.sim_requests(target) - before
     assert got >= 2, f"{target} simulator saw {got} requests, expected >= 2\n{context}"
-    # And the gateway answered every request of the run: no error the CLI retried past.
-    lines = access_lines(stack, route)
-    assert len(lines) >= 2, context
-    failed = [line for line in lines if "status=200" not in line]
-    assert not failed, "gateway answered with an error:\n" + "\n".join(failed) + "\n" + context
+    check_gateway_answered(stack, route, context, 2)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_codex_resumed_session_replays_the_tool_turn(
+    target, codex_cli: Path, codex_stack: CodexStack, tmp_path
+):
+    """A second turn (`codex exec resume --last`) replays the first turn's whole conversation,
+    its `function_call` and `function_call_output` items and the answer included (store:
+    false, no previous_response_id): the gateway translates that history to the target; the
+    model calls the tool again and the loop completes again."""
+    stack = codex_stack
+    route = f"cx-{target}"
+    before = stack.sim_requests(target)
+    first = run_codex(codex_cli, stack, route, tmp_path)
+    check_tool_turn(first, stack, route)
+    first_lines = len(access_lines(stack, route))
+    (first.work / RESULT_FILE).unlink()
+    second = run_codex(
+        codex_cli, stack, route, tmp_path, resume=True, prompt="Run it once more, please."
+    )
+    context = check_tool_turn(second, stack, route)
+    got = stack.sim_requests(target) - before
+    assert got >= 4, f"{target} simulator saw {got} requests, expected >= 4\n{context}"
+    check_gateway_answered(stack, route, context, 4)
+    # The resumed turn's first request carried the whole first turn: the provider counted
+    # more input tokens for it than for the first turn's last request.
+    tokens = [input_tokens(line) for line in access_lines(stack, route)]
+    assert tokens[first_lines] > tokens[first_lines - 1] > 0, (
+        f"input tokens per request on {route}: {tokens} (the resumed turn starts at index "
+        f"{first_lines})\n{context}"
+    )

@@ -8,9 +8,9 @@ endpoints (`retrieve`, `input_items.list`, `delete`), over a target of each wire
 * ``openai``    -> the ``healthy`` provider without it: translated to Chat Completions;
 * ``anthropic``, ``gemini``, ``vertex``, ``bedrock`` -> translated to that format.
 
-The simulators are the session's (tests/sdk/conftest.py); this module starts one more gateway
-over them with every route of the session gateway plus the Responses-passthrough provider and
-its routes ``on-responses`` and ``on-responses-tools`` (conftest.py stays as it is).
+The simulators are the session's (tests/sdk/conftest.py); responses_support.py starts one more
+gateway over them with every route of the session gateway plus the Responses-passthrough
+provider and its routes ``on-responses`` and ``on-responses-tools`` (conftest.py stays as it is).
 Every request goes through `openai.OpenAI(base_url=<gateway>/v1, max_retries=0)`.
 """
 
@@ -19,22 +19,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import HEALTHY_SIM_KEY, MASTER_KEY, format_routes, gateway_toml, start
+from responses_support import (
+    RESPONSES_PROVIDER,
+    TARGET_SIMS,
+    TARGETS,
+    gateway_log_on_failure,
+    rclient,
+    rgw,
+    route,
+)
 
 openai = pytest.importorskip("openai")
 
-# Target -> the simulator (a name of conftest.SIM_TOMLS) that serves it.
-TARGET_SIMS = {
-    "responses": "healthy",
-    "openai": "healthy",
-    "anthropic": "anthropic",
-    "gemini": "gemini",
-    "vertex": "vertex",
-    "bedrock": "bedrock",
-}
-TARGETS = list(TARGET_SIMS)
-
-RESPONSES_PROVIDER = "healthy-responses"
+# Fixtures, imported to be registered in this module.
+__all__ = ["gateway_log_on_failure", "rclient", "rgw"]
 
 WEATHER_TOOL = {
     "type": "function",
@@ -65,72 +63,9 @@ WEATHER_QUESTION = "What is the weather in Paris?"
 TOOL_RESULT = "18 degrees and sunny"
 
 # ~2000 characters: about 500 prompt tokens for the simulators (4 characters a token).
-LONG_STORY = " ".join(f"Sentence {i} of a long first turn that the next turn must still see." for i in range(30))
-
-
-def route(target: str, what: str = "chat") -> str:
-    if target == "responses":
-        return "on-responses" if what == "chat" else f"on-responses-{what}"
-    return format_routes(target)[what]
-
-
-def responses_gateway_toml(sims: dict[str, str]) -> str:
-    """The session gateway's config plus the Responses-passthrough provider and its routes."""
-    return (
-        gateway_toml(sims)
-        + f"""
-[providers.{RESPONSES_PROVIDER}]
-kind = "openai"
-base_url = "{sims["healthy"]}"
-api_key = "{HEALTHY_SIM_KEY}"
-responses_api = true
-
-[[routes]]
-name = "on-responses"
-targets = ["{RESPONSES_PROVIDER}/chat-model"]
-num_retries = 0
-
-[[routes]]
-name = "on-responses-tools"
-targets = ["{RESPONSES_PROVIDER}/tools-model"]
-num_retries = 0
-"""
-    )
-
-
-@pytest.fixture(scope="module")
-def rgw(stack, modelmux_bin):
-    """A gateway with the Responses-passthrough routes, over the session's simulators."""
-    cfg = stack.workdir / "gateway-responses.toml"
-    cfg.write_text(responses_gateway_toml({name: p.url for name, p in stack.sims.items()}))
-    proc = start(
-        modelmux_bin,
-        "gateway-responses",
-        ["serve", "--config", str(cfg), "--listen", "127.0.0.1:0"],
-        r"modelmux listening on (http://127\.0\.0\.1:\d+)\s*$",
-        stack.workdir,
-    )
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture
-def rclient(rgw):
-    c = openai.OpenAI(base_url=rgw.url + "/v1", api_key=MASTER_KEY, max_retries=0, timeout=30.0)
-    yield c
-    c.close()
-
-
-@pytest.fixture(autouse=True)
-def _gateway_log_on_failure(request):
-    """Print this gateway's log lines written during the test (shown only when it fails)."""
-    if "rgw" not in request.fixturenames:
-        yield
-        return
-    gw = request.getfixturevalue("rgw")
-    start_len = len(gw.stderr_text(10_000_000))
-    yield
-    print(f"--- gateway-responses log during the test ---\n{gw.stderr_text(10_000_000)[start_len:][-6000:]}")
+LONG_STORY = " ".join(
+    f"Sentence {i} of a long first turn that the next turn must still see." for i in range(30)
+)
 
 
 def assert_usage(usage) -> None:
@@ -191,12 +126,17 @@ def test_instructions_and_developer_message(rclient, target):
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_max_output_tokens_makes_an_incomplete_response(rclient, target):
+    # 16 is the smallest max_output_tokens OpenAI accepts; the answer would be 40 words.
+    words = " ".join(f"word{i}" for i in range(40))
     r = rclient.responses.create(
-        model=route(target), input="Tell me a long story.", max_output_tokens=3, store=False
+        model=route(target), input=f"ECHO: {words}", max_output_tokens=16, store=False
     )
     assert r.status == "incomplete", r
-    assert r.incomplete_details is not None and r.incomplete_details.reason == "max_output_tokens", r
-    assert r.usage is not None and 0 < r.usage.output_tokens <= 3, r.usage
+    assert (
+        r.incomplete_details is not None and r.incomplete_details.reason == "max_output_tokens"
+    ), r
+    assert r.usage is not None and 0 < r.usage.output_tokens <= 16, r.usage
+    assert r.output_text and words.startswith(r.output_text.strip()), r.output_text
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -292,8 +232,16 @@ def test_codex_shaped_request(rclient, target):
     with rclient.responses.create(
         model=route(target, "tools"),
         input=[
-            {"type": "message", "role": "developer", "content": [{"type": "input_text", "text": "You are a coding agent."}]},
-            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": WEATHER_QUESTION}]},
+            {
+                "type": "message",
+                "role": "developer",
+                "content": [{"type": "input_text", "text": "You are a coding agent."}],
+            },
+            {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": WEATHER_QUESTION}],
+            },
         ],
         tools=[WEATHER_TOOL],
         tool_choice="auto",
@@ -317,6 +265,91 @@ def test_codex_shaped_request(rclient, target):
     assert [c.name for c in calls] == ["get_weather"], done.response.output
 
 
+TIME_TOOL = {
+    "type": "function",
+    "name": "get_time",
+    "description": "Current local time in a timezone.",
+    "parameters": {
+        "type": "object",
+        "properties": {"timezone": {"type": "string"}},
+        "required": ["timezone"],
+    },
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_parallel_function_calls_and_their_outputs(rclient, target, stream):
+    question = [{"role": "user", "content": "Weather in Paris and the time in Tokyo?"}]
+    kwargs = dict(model=route(target, "parallel"), tools=[WEATHER_TOOL, TIME_TOOL], store=False)
+    if stream:
+        r1 = list(rclient.responses.create(input=question, stream=True, **kwargs))[-1].response
+    else:
+        r1 = rclient.responses.create(input=question, **kwargs)
+    calls = function_calls(r1)
+    assert sorted(c.name for c in calls) == ["get_time", "get_weather"], r1.output
+    assert len({c.call_id for c in calls}) == 2, calls
+    assert len({c.id for c in calls}) == 2, calls
+    outputs = {"get_weather": TOOL_RESULT, "get_time": "09:30"}
+    r2 = rclient.responses.create(
+        input=[
+            *question,
+            *replayable(r1.output),
+            *[
+                {"type": "function_call_output", "call_id": c.call_id, "output": outputs[c.name]}
+                for c in calls
+            ],
+        ],
+        **kwargs,
+    )
+    assert r2.status == "completed", r2
+    text = r2.output_text
+    assert text.startswith("The tool returned:"), text
+    assert TOOL_RESULT in text and "09:30" in text, text
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_reasoning_item_then_answer_and_replayed(rclient, target):
+    """A model that thinks first: a `reasoning` output item before the message, in JSON and in
+    the stream; replaying it (as a stateless client does) in the next turn is accepted."""
+    r1 = rclient.responses.create(
+        model=route(target, "thinking"),
+        input="Think, then answer.",
+        include=["reasoning.encrypted_content"],
+        store=False,
+    )
+    assert [i.type for i in r1.output] == ["reasoning", "message"], r1.output
+    assert r1.output_text.strip(), r1
+    stream = rclient.responses.create(
+        model=route(target, "thinking"),
+        input=[
+            {"role": "user", "content": "Think, then answer."},
+            *replayable(r1.output),
+            {"role": "user", "content": "Again."},
+        ],
+        include=["reasoning.encrypted_content"],
+        stream=True,
+        store=False,
+    )
+    seen = check_event_sequence(list(stream))
+    assert [i.type for i in seen["completed"].output] == ["reasoning", "message"], seen["types"]
+    assert seen["text"].strip(), seen["types"]
+
+
+def test_unknown_model_is_not_found(rclient):
+    with pytest.raises(openai.NotFoundError):
+        rclient.responses.create(model="no-such-route", input="Hi.", store=False)
+
+
+def test_wrong_api_key_is_unauthorized(rgw):
+    c = openai.OpenAI(base_url=rgw.url + "/v1", api_key="wrong-key", max_retries=0, timeout=30.0)
+    with pytest.raises(openai.AuthenticationError):
+        c.responses.create(model=route("openai"), input="Hi.", store=False)
+    with pytest.raises(openai.AuthenticationError):
+        c.responses.retrieve("resp_anything")
+    c.close()
+
+
 # --- store and previous_response_id ---------------------------------------------------------
 
 
@@ -332,7 +365,6 @@ def test_previous_response_id_continues_the_conversation(rclient, target):
         model=route(target), previous_response_id=first.id, input=follow_up, store=True
     )
     assert second.status == "completed", second
-    assert second.previous_response_id == first.id, second
     assert second.id != first.id, second
     alone = rclient.responses.create(model=route(target), input=follow_up, store=False)
     assert second.usage.input_tokens >= alone.usage.input_tokens + len(LONG_STORY) // 4 - 10, (
@@ -340,6 +372,53 @@ def test_previous_response_id_continues_the_conversation(rclient, target):
         f"{alone.usage.input_tokens}; the first turn alone was {first.usage.input_tokens}: "
         "the conversation was not continued upstream"
     )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: a Response continued with previous_response_id says "
+    "`previous_response_id: null` (in the JSON answer, the stream's response.completed and "
+    "GET /v1/responses/{id}); http/responses.rs removes it from the body before dispatch "
+    "and never puts it back on the answer",
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_continued_response_names_its_previous_response(rclient, target, stream):
+    """As in OpenAI's API, the Response object echoes `previous_response_id`, in the answer
+    and in what `retrieve` returns."""
+    first = rclient.responses.create(model=route(target), input="First.", store=True)
+    kwargs = dict(model=route(target), previous_response_id=first.id, input="Second.", store=True)
+    if stream:
+        second = list(rclient.responses.create(stream=True, **kwargs))[-1].response
+    else:
+        second = rclient.responses.create(**kwargs)
+    assert first.previous_response_id is None, first
+    assert second.previous_response_id == first.id, second
+    assert rclient.responses.retrieve(second.id).previous_response_id == first.id
+
+
+STORE_ECHO_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: on the Responses-passthrough target the Response object carries the "
+    "upstream's `store: false` although the client asked store=true and the gateway stored it "
+    "(JSON, stream and GET /v1/responses/{id})",
+)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+@pytest.mark.parametrize(
+    "target", [pytest.param(t, marks=STORE_ECHO_BUG) if t == "responses" else t for t in TARGETS]
+)
+def test_the_response_says_whether_it_is_stored(rclient, target, stream):
+    for store in (True, False):
+        kwargs = dict(model=route(target), input="Hello.", store=store)
+        if stream:
+            r = list(rclient.responses.create(stream=True, **kwargs))[-1].response
+        else:
+            r = rclient.responses.create(**kwargs)
+        assert r.store is store, r
+        if store:
+            assert rclient.responses.retrieve(r.id).store is True
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -354,7 +433,9 @@ def test_previous_response_id_carries_a_tool_call_to_its_result(rclient, sim_req
     r2 = rclient.responses.create(
         model=route(target, "tools"),
         previous_response_id=r1.id,
-        input=[{"type": "function_call_output", "call_id": calls[0].call_id, "output": TOOL_RESULT}],
+        input=[
+            {"type": "function_call_output", "call_id": calls[0].call_id, "output": TOOL_RESULT}
+        ],
         tools=[WEATHER_TOOL],
         store=True,
     )
@@ -383,7 +464,7 @@ def test_stored_response_retrieve_input_items_delete(rclient, target):
     items = list(rclient.responses.input_items.list(r.id))
     assert items, "a stored response lists its input items"
     assert all(i.id for i in items), items
-    users = [i for i in items if i.type == "message" and i.role == "user"]
+    users = [i for i in items if getattr(i, "role", None) == "user"]
     assert len(users) == 1, items
     assert [c.text for c in users[0].content if c.type == "input_text"] == [question], users[0]
 
@@ -396,6 +477,38 @@ def test_stored_response_retrieve_input_items_delete(rclient, target):
         rclient.responses.delete(r.id)
 
 
+UNTYPED_ITEM_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: GET /v1/responses/{id}/input_items lists an input message sent "
+    "without `type` (the short form {role, content}, which the API accepts) as it came: no "
+    '`type: "message"` and no `status` (http/responses.rs input_items adds `status` only to '
+    "items that already say type=message)",
+)
+
+
+@pytest.mark.parametrize(
+    "short_form",
+    [
+        pytest.param(True, id="role-content", marks=UNTYPED_ITEM_BUG),
+        pytest.param(False, id="typed"),
+    ],
+)
+def test_input_items_are_typed_items(rclient, short_form):
+    """Listed input items are full items: every one has an `id` and a `type`, a message its
+    `status`, whatever short form the request used."""
+    message = {"role": "user", "content": [{"type": "input_text", "text": "Hello there."}]}
+    if not short_form:
+        message["type"] = "message"
+    r = rclient.responses.create(model=route("openai"), input=[message], store=True)
+    items = list(rclient.responses.input_items.list(r.id))
+    assert [(i.type, i.role, i.status) for i in items] == [("message", "user", "completed")], items
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: GET /v1/responses/{id}/input_items ignores `order`: order=desc (and "
+    "the default, which is desc in OpenAI's API) lists the items in ascending order",
+)
 def test_input_items_of_a_continued_response_in_both_orders(rclient):
     first = rclient.responses.create(model=route("openai"), input="First question.", store=True)
     second = rclient.responses.create(
@@ -403,9 +516,35 @@ def test_input_items_of_a_continued_response_in_both_orders(rclient):
     )
     asc = list(rclient.responses.input_items.list(second.id, order="asc"))
     desc = list(rclient.responses.input_items.list(second.id, order="desc"))
-    assert [i.id for i in asc] == [i.id for i in reversed(desc)], (asc, desc)
-    texts = [c.text for i in asc if i.type == "message" for c in i.content if hasattr(c, "text")]
-    assert "Second question." in texts, asc
+    default = list(rclient.responses.input_items.list(second.id))
+    texts = [c.text for i in asc for c in i.content if hasattr(c, "text")]
+    # The continued conversation: first question, first answer, second question.
+    assert texts[0] == "First question." and texts[-1] == "Second question.", texts
+    assert len(asc) == 3, asc
+    assert [i.id for i in desc] == [i.id for i in reversed(asc)], (
+        f"order=desc gave {[i.id for i in desc]}, order=asc {[i.id for i in asc]}"
+    )
+    assert [i.id for i in default] == [i.id for i in desc], "the default order is desc"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gateway bug: GET /v1/responses/{id}/input_items ignores `limit` and `after`: "
+    "limit=1 returns every item with has_more=false",
+)
+def test_input_items_pages_with_limit_and_after(rclient):
+    first = rclient.responses.create(model=route("openai"), input="First question.", store=True)
+    second = rclient.responses.create(
+        model=route("openai"), previous_response_id=first.id, input="Second question.", store=True
+    )
+    everything = [i.id for i in rclient.responses.input_items.list(second.id, order="asc")]
+    assert len(everything) == 3, everything
+    page = rclient.responses.input_items.list(second.id, order="asc", limit=1)
+    assert [i.id for i in page.data] == everything[:1], page
+    assert page.has_more is True, page
+    # Iterating a page list makes the SDK follow `after` (the last id of each page).
+    followed = [i.id for i in rclient.responses.input_items.list(second.id, order="asc", limit=1)]
+    assert followed == everything, followed
 
 
 def test_store_defaults_to_true(rclient):
@@ -461,8 +600,6 @@ def check_event_sequence(events) -> dict:
     for index, item in added.items():
         assert item.id, item
         assert done[index].id == item.id, f"item {index} changed id: {item.id} -> {done[index].id}"
-        first = types.index("response.output_item.added")
-        assert first < types.index("response.completed")
     item_ids = {item.id for item in added.values()}
     for e in events:
         if hasattr(e, "item_id") and getattr(e, "item_id", None) is not None:
@@ -470,7 +607,9 @@ def check_event_sequence(events) -> dict:
     completed = events[-1].response
     assert completed.status == "completed", completed
     assert_usage(completed.usage)
-    assert [i.id for i in completed.output] == [added[i].id for i in sorted(added)], completed.output
+    assert [i.id for i in completed.output] == [added[i].id for i in sorted(added)], (
+        completed.output
+    )
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     text_done = [e.text for e in events if e.type == "response.output_text.done"]
     args: dict[str, str] = {}
@@ -501,7 +640,11 @@ def test_stream_text_events_in_order(rclient, target):
     assert seen["completed"].output_text == seen["text"]
     msg = seen["done"][0]
     assert msg.type == "message" and msg.content[0].text == seen["text"], msg
-    for t in ("response.content_part.added", "response.output_text.delta", "response.content_part.done"):
+    for t in (
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.content_part.done",
+    ):
         assert t in seen["types"], seen["types"]
 
 
@@ -570,22 +713,30 @@ def test_streamed_stored_response_is_retrievable_and_continuable(rclient, target
     got = rclient.responses.retrieve(first.id)
     assert got.id == first.id and got.output_text == first.output_text, got
     stream = rclient.responses.create(
-        model=route(target), previous_response_id=first.id, input="And then?", stream=True, store=True
+        model=route(target),
+        previous_response_id=first.id,
+        input="And then?",
+        stream=True,
+        store=True,
     )
     seen = check_event_sequence(list(stream))
     second = seen["completed"]
-    assert second.previous_response_id == first.id, second
     assert second.usage.input_tokens > len(LONG_STORY) // 4, (
         f"continued streamed turn has {second.usage.input_tokens} input tokens: "
         "the stored conversation was not sent upstream"
     )
+    assert rclient.responses.retrieve(second.id).output_text == second.output_text
     rclient.responses.delete(first.id)
     rclient.responses.delete(second.id)
 
 
 def test_responses_passthrough_target_answers(rclient):
     """The passthrough route is answered by its own provider (not by a fallback)."""
-    raw = rclient.responses.with_raw_response.create(model=route("responses"), input="Hi.", store=False)
+    raw = rclient.responses.with_raw_response.create(
+        model=route("responses"), input="Hi.", store=False
+    )
     assert raw.headers.get("x-modelmux-route") == "on-responses", dict(raw.headers)
-    assert raw.headers.get("x-modelmux-target") == f"{RESPONSES_PROVIDER}/chat-model", dict(raw.headers)
+    assert raw.headers.get("x-modelmux-target") == f"{RESPONSES_PROVIDER}/chat-model", dict(
+        raw.headers
+    )
     assert raw.parse().status == "completed"

@@ -27,6 +27,47 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// No master keys and no virtual keys: an open gateway.
+    Open,
+    Master,
+    Key(Box<crate::keys::KeyInfo>),
+}
+
+/// Authenticates a request: a master key, else a virtual key when keys are in use.
+pub async fn authenticate(
+    state: &crate::state::AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, GatewayError> {
+    let masters = &state.config.server.master_keys;
+    let keys = &state.keys;
+    if masters.is_empty() && !keys.enabled() {
+        return Ok(Caller::Open);
+    }
+    let presented = presented_key(headers)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| {
+            GatewayError::Unauthorized(
+                "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.".into(),
+            )
+        })?;
+    if masters.iter().any(|m| m.matches(presented)) {
+        return Ok(Caller::Master);
+    }
+    if keys.enabled() {
+        return keys
+            .authenticate(presented)
+            .await
+            .map(|k| Caller::Key(Box::new(k)))
+            .map_err(|e| GatewayError::Unauthorized(e.message()));
+    }
+    Err(GatewayError::Unauthorized(
+        "Incorrect API key provided.".into(),
+    ))
+}
+
 pub fn check(master_keys: &[Secret], headers: &HeaderMap) -> Result<(), GatewayError> {
     if master_keys.is_empty() {
         return Ok(());

@@ -60,6 +60,9 @@ pub enum GatewayError {
     Deadline { attempts: Vec<Attempt> },
     #[error("{0}")]
     Internal(String),
+    /// A virtual key's rate limit or budget refused the request.
+    #[error("{}", .0.message())]
+    Limit(crate::keys::LimitError),
 }
 
 impl GatewayError {
@@ -72,6 +75,7 @@ impl GatewayError {
             | Self::MethodNotAllowed
             | Self::PayloadTooLarge { .. } => ErrorSource::Client,
             Self::NoProviders { .. } | Self::Internal(_) => ErrorSource::Gateway,
+            Self::Limit(_) => ErrorSource::Client,
             Self::Upstream { .. } | Self::AllFailed { .. } | Self::Deadline { .. } => {
                 ErrorSource::Provider
             }
@@ -98,6 +102,7 @@ impl GatewayError {
             Self::AllFailed { attempts, .. } => all_failed_status(attempts),
             Self::Deadline { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Limit(e) => e.status(),
         }
     }
 
@@ -115,6 +120,7 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::AllFailed { retry_after, .. } => *retry_after,
+            Self::Limit(e) => e.retry_after(),
             _ => None,
         }
     }
@@ -239,6 +245,7 @@ impl GatewayError {
                 Some("deadline_exceeded"),
             ),
             Self::Internal(m) => ErrorBody::new(m.clone(), "server_error", None, None),
+            Self::Limit(e) => ErrorBody::new(e.message(), e.error_type(), None, Some(e.code())),
         }
     }
 }

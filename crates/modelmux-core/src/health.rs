@@ -36,6 +36,8 @@ struct Inner {
     ewma_tpot_ms: Option<f64>,
     ewma_latency_ms: Option<f64>,
     ttfts: VecDeque<f64>,
+    /// p95 of `ttfts`, kept current as samples arrive (decisions read it often).
+    p95_ttft_ms: Option<f64>,
     calls: u64,
     failures: u64,
     limits: RateLimits,
@@ -166,6 +168,7 @@ impl Health {
                         ewma_tpot_ms: None,
                         ewma_latency_ms: None,
                         ttfts: VecDeque::new(),
+                        p95_ttft_ms: None,
                         calls: 0,
                         failures: 0,
                         limits: RateLimits::default(),
@@ -210,6 +213,7 @@ impl Health {
                 let ms = ttft.as_secs_f64() * 1e3;
                 g.ewma_ttft_ms = ewma(g.ewma_ttft_ms, ms);
                 push(&mut g.ttfts, ms, TTFT_SAMPLES);
+                g.p95_ttft_ms = p95(&g.ttfts);
             }
         });
     }
@@ -323,7 +327,7 @@ impl Health {
                 fails as f64 / g.outcomes.len() as f64
             },
             ewma_ttft_ms: g.ewma_ttft_ms,
-            p95_ttft_ms: p95(&g.ttfts),
+            p95_ttft_ms: g.p95_ttft_ms,
             ewma_time_per_token_ms: g.ewma_tpot_ms,
             ewma_latency_ms: g.ewma_latency_ms,
             rate_limits: limits,

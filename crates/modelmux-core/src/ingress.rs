@@ -53,6 +53,8 @@ pub struct ResponsesMeta {
     pub id: String,
     pub store: bool,
     pub input_items: Vec<serde_json::Value>,
+    /// The `previous_response_id` the client continued from, echoed on the answer.
+    pub previous: Option<String>,
 }
 
 impl Inbound {

@@ -78,8 +78,10 @@ pub fn decide(
     summary: &Summary,
     format: modelmux_wire::WireFormat,
     headers: &HeaderMap,
+    budget_remaining: Option<f64>,
 ) -> Result<(Plan, Decision), GatewayError> {
     let mut features = Features::compute(summary, format, headers);
+    features.budget_remaining = budget_remaining;
     features.intent = classifier.classify(&summary.last_user_text);
     let mut notes = Vec::new();
     let mut rule = None;

@@ -13,16 +13,36 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::http::app;
+use crate::records::RecordWriter;
 use crate::state::AppState;
 
-/// Serves `config` on `listener` until `shutdown` resolves, then drains.
+/// Serves `config` on `listener` until `shutdown` resolves, then drains in-flight requests
+/// and the record writer.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = AppState::new(config).map_err(std::io::Error::other)?;
-    serve_state(listener, state, shutdown).await
+    let (state, writer) = build(config).await?;
+    let result = serve_state(listener, state, shutdown).await;
+    writer.shutdown().await;
+    result
+}
+
+/// Opens the record store, starts its writer, and builds the state over it.
+async fn build(config: Config) -> std::io::Result<(AppState, RecordWriter)> {
+    let store = crate::records::open(&config.store).await.map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot open the record store ({}): {e}",
+            config.store.kind.name()
+        ))
+    })?;
+    let keys = crate::keys::Keys::new(&config.keys)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot open the key store: {e}")))?;
+    let (writer, sink) = RecordWriter::start(store, &config.store);
+    let state = AppState::new(config, sink, keys).map_err(std::io::Error::other)?;
+    Ok((state, writer))
 }
 
 async fn serve_state(
@@ -70,11 +90,16 @@ impl RunningGateway {
 pub async fn spawn(config: Config) -> std::io::Result<RunningGateway> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let state = AppState::new(config).map_err(std::io::Error::other)?;
+    let (state, writer) = build(config).await?;
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_state(listener, state, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(async move {
+        let result = serve_state(listener, state, async move {
+            let _ = rx.await;
+        })
+        .await;
+        writer.shutdown().await;
+        result
+    });
     Ok(RunningGateway {
         addr,
         stop: Some(tx),

@@ -17,11 +17,19 @@ pub struct AppState {
     pub health: Arc<Health>,
     pub classifier: Arc<RuleClassifier>,
     pub responses: Arc<crate::responses_store::ResponseStore>,
+    /// Where every request's record goes (a bounded channel to the batch writer).
+    pub records: crate::records::RecordSink,
+    /// Virtual keys, budgets and rate limits.
+    pub keys: Arc<crate::keys::Keys>,
     ready: Arc<AtomicBool>,
 }
 
 impl AppState {
-    pub fn new(config: Config) -> Result<Self, String> {
+    pub fn new(
+        config: Config,
+        records: crate::records::RecordSink,
+        keys: Arc<crate::keys::Keys>,
+    ) -> Result<Self, String> {
         let health = Arc::new(Health::new(config.health));
         let upstreams = Upstreams::new(&config, health.clone())?;
         let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
@@ -35,6 +43,8 @@ impl AppState {
             health,
             classifier,
             responses,
+            records,
+            keys,
             ready: Arc::new(AtomicBool::new(true)),
         })
     }

@@ -293,7 +293,8 @@ async fn provider_keys_go_upstream_and_never_back() {
 
 #[tokio::test]
 async fn without_providers_the_answer_says_what_to_do() {
-    let config = modelmux_core::Config::embedded(&|_| None);
+    let mut config = modelmux_core::Config::embedded(&|_| None);
+    config.store.kind = modelmux_core::records::StoreKind::Memory;
     assert!(config.providers.is_empty());
     assert!(
         config

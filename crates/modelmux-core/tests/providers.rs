@@ -460,3 +460,29 @@ async fn anthropic_errors_use_the_anthropic_shape() {
     let v = json_of(resp).await;
     assert!(v["input_tokens"].as_u64().unwrap() > 0, "{v}");
 }
+
+#[tokio::test]
+async fn count_tokens_is_exact_where_the_provider_counts() {
+    for (kind, how) in [
+        ("anthropic", "exact"),
+        ("openai", "estimate"),
+        ("gemini", "estimate"),
+        ("bedrock", "estimate"),
+    ] {
+        let (gw, s) = gateway_for(kind).await;
+        let resp = client()
+            .post(format!("{}/v1/messages/count_tokens", gw.url()))
+            .header("x-api-key", "k")
+            .header("anthropic-version", "2023-06-01")
+            .body(json!({"model": "r", "messages": [{"role": "user", "content": "Hello there, how are you today?"}]}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{kind}");
+        assert_eq!(header(&resp, "x-modelmux-count"), how, "{kind}");
+        let v = json_of(resp).await;
+        assert!(v["input_tokens"].as_u64().unwrap() > 0, "{kind}: {v}");
+        // The exact count came from the provider, not from a Messages call.
+        assert_eq!(s.requests("m"), 0, "{kind}");
+    }
+}

@@ -395,12 +395,13 @@ async fn support() -> (
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    let config = modelmux_core::Config::from_toml(
+    let mut config = modelmux_core::Config::from_toml(
         &text,
         modelmux_core::config::ConfigSource::Inline,
         &|k| urls.get(k).cloned(),
     )
     .unwrap();
+    config.store.kind = modelmux_core::records::StoreKind::Memory;
     (modelmux_core::spawn(config).await.unwrap(), sims)
 }
 

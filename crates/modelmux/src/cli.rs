@@ -32,6 +32,10 @@ pub enum Command {
     Check(CheckArgs),
     /// List the model catalog, and what a config's targets resolve to.
     Models(CheckArgs),
+    /// Create, list, revoke and rotate virtual keys in the config's key store.
+    Keys(crate::keys::KeysArgs),
+    /// Requests, cost, latency, errors and fallbacks per route, target, key or team.
+    Report(crate::report::ReportArgs),
 }
 
 #[derive(Debug, Args)]

@@ -11,8 +11,10 @@
 mod check;
 mod cli;
 mod demo;
+mod keys;
 mod logging;
 mod models;
+mod report;
 mod serve;
 mod signals;
 mod sim;
@@ -41,6 +43,8 @@ fn main() -> ExitCode {
             cli::Command::Demo(args) => demo::run(args).await,
             cli::Command::Check(args) => check::run(args),
             cli::Command::Models(args) => models::run(args),
+            cli::Command::Keys(args) => keys::run(args).await,
+            cli::Command::Report(args) => report::run(args).await,
         }
     });
     match result {

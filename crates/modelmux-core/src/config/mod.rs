@@ -4,8 +4,8 @@
 //! provider keys found in the environment.
 
 mod defaults;
-mod duration;
-mod interpolate;
+pub(crate) mod duration;
+pub(crate) mod interpolate;
 mod raw;
 mod validate;
 

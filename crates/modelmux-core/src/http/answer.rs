@@ -11,6 +11,7 @@ use futures_util::stream;
 use http::{HeaderValue, StatusCode};
 use tokio::sync::mpsc;
 
+use crate::auth::Caller;
 use crate::config::ProviderKind;
 use crate::dispatch::bridge::{self, BodyOptions};
 use crate::dispatch::stream::{self as dstream, StreamEnd};
@@ -18,6 +19,7 @@ use crate::dispatch::{self, Attempt, WalkError, Walked};
 use crate::error::{ClientFormat, GatewayError, describe};
 use crate::http::respond;
 use crate::ingress::Inbound;
+use crate::keys::Admission;
 use crate::routing::{self, Candidate, Plan};
 
 use crate::state::AppState;
@@ -29,11 +31,22 @@ const DEFAULT_MAX_TOKENS: u64 = 4096;
 pub async fn answer(
     state: AppState,
     inbound: Inbound,
+    caller: Caller,
     headers: &http::HeaderMap,
     mut meta: respond::Meta,
     started: Instant,
 ) -> Response {
     let format = inbound.format;
+    let stream = inbound.summary.stream;
+    let key = match &caller {
+        Caller::Key(k) => Some(k),
+        _ => None,
+    };
+    if let Some(k) = key {
+        meta.key = Some(k.id.clone());
+        meta.team = k.team.clone();
+    }
+    let budget = key.and_then(|k| state.keys.remaining_budget(k));
     let decided = routing::decide(
         &state.config,
         &state.health,
@@ -41,28 +54,75 @@ pub async fn answer(
         &inbound.summary,
         format,
         headers,
+        budget,
     );
     let (plan, decision) = match decided {
         Ok(p) => p,
-        Err(e) => return failed(meta, e, Vec::new(), started, inbound.summary.stream, format),
+        Err(e) => return failed(&state, meta, e, Vec::new(), started, stream, format),
     };
     meta.route = Some(plan.route.clone());
     meta.alias = plan.alias.clone();
     meta.decision = Some(decision.compact());
+    meta.rule = decision.rule.clone();
+    if let Some(k) = key
+        && !state.keys.allows(k, &plan.route)
+    {
+        let e = GatewayError::ModelNotFound {
+            model: inbound.summary.model.clone(),
+            known: k.allowed.clone(),
+        };
+        return failed(&state, meta, e, Vec::new(), started, stream, format);
+    }
     // A candidate of another format needs the canonical request: build it (and report a
     // client mistake in it) before any call is made.
     if plan
         .candidates
         .iter()
-        .any(|c| state.upstreams.format_of(&c.target.provider) != format)
+        .any(|c| state.upstreams.format_for(&c.target.provider, format) != format)
         && let Err(e) = inbound.canonical()
     {
-        return failed(meta, e, Vec::new(), started, inbound.summary.stream, format);
+        return failed(&state, meta, e, Vec::new(), started, stream, format);
     }
-    if inbound.summary.stream {
-        stream_answer(state, inbound, plan, meta, started).await
+    // The key's limits and budget: the estimate (the priciest candidate, the whole requested
+    // output) is reserved now and settled with the actual cost at the end.
+    let admission = match key {
+        Some(k) => {
+            let est_tokens = inbound.summary.estimated_input_tokens
+                + inbound.summary.max_output_tokens.unwrap_or(512);
+            let est_cost = plan
+                .candidates
+                .iter()
+                .filter_map(|c| c.info.price)
+                .map(|p| {
+                    (inbound.summary.estimated_input_tokens as f64 * p.input
+                        + inbound.summary.max_output_tokens.unwrap_or(512) as f64 * p.output)
+                        / 1e6
+                })
+                .fold(0.0, f64::max);
+            match state.keys.admit(k, est_tokens, est_cost).await {
+                Ok(a) => {
+                    meta.budget_warning = a.warnings().first().cloned();
+                    Some(a)
+                }
+                Err(e) => {
+                    return failed(
+                        &state,
+                        meta,
+                        GatewayError::Limit(e),
+                        Vec::new(),
+                        started,
+                        stream,
+                        format,
+                    );
+                }
+            }
+        }
+        None => None,
+    };
+    if stream {
+        stream_answer(state, inbound, plan, meta, started, admission).await
     } else {
-        json_answer(state, inbound, plan, meta, started).await
+        json_answer(state, inbound, plan, meta, started, admission).await
     }
 }
 
@@ -109,6 +169,7 @@ async fn json_answer(
     plan: Plan,
     mut meta: respond::Meta,
     started: Instant,
+    admission: Option<Admission>,
 ) -> Response {
     let up = &state.upstreams;
     let format = inbound.format;
@@ -144,10 +205,45 @@ async fn json_answer(
                 None,
                 answer.usage,
             );
-            crate::http::responses::store_answer(&state, inbound, &answer.body);
-            respond::json(StatusCode::OK, answer.body, &meta)
+            crate::http::record::send(
+                &state,
+                &meta,
+                format,
+                &attempts,
+                crate::http::record::Outcome {
+                    status: 200,
+                    error: None,
+                    usage: answer.usage,
+                    price: price_of(&plan, &target),
+                    ttft: None,
+                    stream: None,
+                },
+                started,
+            );
+            settle(admission, answer.usage, price_of(&plan, &target)).await;
+            let body = crate::http::responses::finish_answer(&state, inbound, answer.body);
+            respond::json(StatusCode::OK, body, &meta)
         }
-        Err(WalkError { error, attempts }) => failed(meta, error, attempts, started, false, format),
+        Err(WalkError { error, attempts }) => {
+            settle(admission, None, None).await;
+            failed(&state, meta, error, attempts, started, false, format)
+        }
+    }
+}
+
+/// Settles a key's reservation with what the request really used and cost.
+async fn settle(
+    admission: Option<Admission>,
+    usage: Option<modelmux_wire::Usage>,
+    price: Option<crate::catalog::Price>,
+) {
+    if let Some(a) = admission {
+        let tokens = usage.map_or(0, |u| u.total());
+        let cost = match (usage, price) {
+            (Some(u), Some(p)) => p.cost(&u),
+            _ => 0.0,
+        };
+        a.settle(tokens, cost).await;
     }
 }
 
@@ -157,6 +253,7 @@ async fn stream_answer(
     plan: Plan,
     mut meta: respond::Meta,
     started: Instant,
+    admission: Option<Admission>,
 ) -> Response {
     let up = &state.upstreams;
     let format = inbound.format;
@@ -185,7 +282,8 @@ async fn stream_answer(
     } = match result {
         Ok(w) => w,
         Err(WalkError { error, attempts }) => {
-            return failed(meta, error, attempts, started, true, format);
+            settle(admission, None, None).await;
+            return failed(&state, meta, error, attempts, started, true, format);
         }
     };
     meta.clamped = clamp_note(&plan, &target, inbound.summary.max_output_tokens);
@@ -198,10 +296,12 @@ async fn stream_answer(
     let log_meta = meta.clone();
     let health = state.health.clone();
     let responses_meta = inbound.responses.clone().filter(|m| m.store);
+    let price = price_of(&plan, &target);
     let store_state = state.clone();
     tokio::spawn(async move {
         let committed = tokio::time::Instant::now();
         let outcome = dstream::relay(open, tx, idle, responses_meta.is_some()).await;
+        settle(admission, outcome.usage, price).await;
         if let (Some(meta), Some(captured)) = (&responses_meta, &outcome.captured)
             && outcome.end == StreamEnd::Completed
         {
@@ -210,6 +310,30 @@ async fn stream_answer(
         if let (StreamEnd::Completed, Some(u)) = (&outcome.end, outcome.usage) {
             health.stream_done(&target, committed.elapsed(), u.output);
         }
+        let stream_outcome = crate::records::StreamOutcome {
+            completed: outcome.end == StreamEnd::Completed,
+            cut_reason: match &outcome.end {
+                StreamEnd::Completed => None,
+                StreamEnd::Cut { reason } => Some(reason.clone()),
+                StreamEnd::ClientGone => Some("client_gone".into()),
+            },
+            chunks_sent: outcome.chunks,
+        };
+        crate::http::record::send(
+            &store_state,
+            &log_meta,
+            format,
+            &attempts,
+            crate::http::record::Outcome {
+                status: 200,
+                error: None,
+                usage: outcome.usage,
+                price,
+                ttft: attempts.last().and_then(|a| a.ttft),
+                stream: Some(stream_outcome),
+            },
+            started,
+        );
         let cut = match &outcome.end {
             StreamEnd::Completed => None,
             StreamEnd::Cut { reason } => Some(reason.clone()),
@@ -253,6 +377,32 @@ async fn stream_answer(
     resp
 }
 
+/// A short name for the error kind a failed request got, for records.
+fn error_kind_name(err: &GatewayError) -> String {
+    match err {
+        GatewayError::Upstream { error, .. } => error.kind.as_str().to_owned(),
+        GatewayError::AllFailed { .. } => "all_failed".into(),
+        GatewayError::Deadline { .. } => "deadline".into(),
+        GatewayError::InvalidRequest { .. } => "invalid_request".into(),
+        GatewayError::Unauthorized(_) => "unauthorized".into(),
+        GatewayError::ModelNotFound { .. } | GatewayError::NotFound(_) => "not_found".into(),
+        GatewayError::PayloadTooLarge { .. } => "too_large".into(),
+        GatewayError::NoProviders { .. } => "no_providers".into(),
+        GatewayError::MethodNotAllowed => "method_not_allowed".into(),
+        GatewayError::Internal(_) => "internal".into(),
+        GatewayError::Limit(e) => e.code().into(),
+    }
+}
+
+/// The answering candidate's price.
+fn price_of(plan: &Plan, target: &crate::ids::TargetRef) -> Option<crate::catalog::Price> {
+    plan.candidates
+        .iter()
+        .find(|c| c.target == *target)?
+        .info
+        .price
+}
+
 /// `max_tokens=<asked>-><limit>` when the answering target's output limit is below what the
 /// request asked for (the body sent to it was clamped).
 fn clamp_note(plan: &Plan, target: &crate::ids::TargetRef, asked: Option<u64>) -> Option<String> {
@@ -268,6 +418,7 @@ fn clamp_note(plan: &Plan, target: &crate::ids::TargetRef, asked: Option<u64>) -
 
 /// The error answer, logged.
 pub fn failed(
+    state: &AppState,
     mut meta: respond::Meta,
     err: GatewayError,
     attempts: Vec<Attempt>,
@@ -279,6 +430,21 @@ pub fn failed(
     if meta.target.is_none() {
         meta.target = attempts.last().map(|a| a.target.to_string());
     }
+    crate::http::record::send(
+        state,
+        &meta,
+        format,
+        &attempts,
+        crate::http::record::Outcome {
+            status: err.status().as_u16(),
+            error: Some(error_kind_name(&err)),
+            usage: None,
+            price: None,
+            ttft: None,
+            stream: None,
+        },
+        started,
+    );
     log_done(
         &meta,
         err.status(),

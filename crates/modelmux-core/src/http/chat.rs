@@ -28,15 +28,27 @@ pub async fn completions(
     };
     let cfg = &state.config;
     let decoded = async {
-        auth::check(&cfg.server.master_keys, &headers)?;
+        // The body is read before the key is checked: answering with it unread would
+        // make hyper close a keep-alive connection the client means to reuse.
         let raw = read_body(&headers, body, cfg.server.max_body_bytes).await?;
+        let caller = auth::authenticate(&state, &headers).await?;
         let mut inbound = Inbound::openai_chat(raw)?;
         inbound.forward = ingress::forwardable(&headers, WireFormat::OpenAiChat);
-        Ok(inbound)
+        Ok((inbound, caller))
     }
     .await;
     match decoded {
-        Ok(inbound) => answer(state.clone(), inbound, &headers, meta, started).await,
-        Err(e) => failed(meta, e, Vec::new(), started, false, WireFormat::OpenAiChat),
+        Ok((inbound, caller)) => {
+            answer(state.clone(), inbound, caller, &headers, meta, started).await
+        }
+        Err(e) => failed(
+            &state,
+            meta,
+            e,
+            Vec::new(),
+            started,
+            false,
+            WireFormat::OpenAiChat,
+        ),
     }
 }

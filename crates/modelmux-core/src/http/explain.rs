@@ -50,8 +50,10 @@ async fn explain_inner(
     body: Body,
 ) -> Result<serde_json::Value, GatewayError> {
     let cfg = &state.config;
-    auth::check(&cfg.server.master_keys, headers)?;
+    // The body is read before the key is checked: answering with it unread would
+    // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    auth::check(&cfg.server.master_keys, headers)?;
     let inbound = match format {
         WireFormat::Anthropic => {
             let req =
@@ -71,6 +73,7 @@ async fn explain_inner(
         &inbound.summary,
         format,
         headers,
+        None,
     )?;
     let s = plan.settings;
     let worst = plan.candidates.len() as u32 * (s.num_retries + 1);

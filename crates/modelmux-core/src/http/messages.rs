@@ -28,20 +28,20 @@ async fn decode(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Inbound, GatewayError> {
+) -> Result<(Inbound, crate::auth::Caller), GatewayError> {
     let cfg = &state.config;
-    auth::check(&cfg.server.master_keys, headers)?;
+    // The body is read before the key is checked: answering with it unread would
+    // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    let caller = auth::authenticate(state, headers).await?;
     let req = anthropic::from_anthropic(&raw).map_err(|e| GatewayError::InvalidRequest {
         message: e.message,
         param: e.param,
         code: None,
     })?;
-    Ok(Inbound::from_canonical(
-        FORMAT,
-        raw,
-        req,
-        ingress::forwardable(headers, FORMAT),
+    Ok((
+        Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT)),
+        caller,
     ))
 }
 
@@ -52,8 +52,10 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         ..Default::default()
     };
     match decode(&state, &headers, body).await {
-        Ok(inbound) => answer(state.clone(), inbound, &headers, meta, started).await,
-        Err(e) => failed(meta, e, Vec::new(), started, false, FORMAT),
+        Ok((inbound, caller)) => {
+            answer(state.clone(), inbound, caller, &headers, meta, started).await
+        }
+        Err(e) => failed(&state, meta, e, Vec::new(), started, false, FORMAT),
     }
 }
 
@@ -65,20 +67,44 @@ pub async fn count_tokens(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    let meta = respond::Meta {
+    let mut meta = respond::Meta {
         request_id: Some(RequestId::generate()),
         ..Default::default()
     };
     // count_tokens bodies carry no max_tokens; supply one so the Messages decoder accepts them.
-    let inbound = match decode_count(&state, &headers, body).await {
+    let (model, estimate, raw) = match decode_count(&state, &headers, body).await {
         Ok(i) => i,
-        Err(e) => return failed(meta, e, Vec::new(), started, false, FORMAT),
+        Err(e) => return failed(&state, meta, e, Vec::new(), started, false, FORMAT),
     };
-    if let Err(e) = routing::resolve(&state.config, &inbound.0, None) {
-        return failed(meta, e, Vec::new(), started, false, FORMAT);
+    let plan = match routing::resolve(&state.config, &model, None) {
+        Ok(p) => p,
+        Err(e) => return failed(&state, meta, e, Vec::new(), started, false, FORMAT),
+    };
+    meta.route = Some(plan.route.clone());
+    // Exact where the first candidate's provider counts (Anthropic); else the estimate.
+    if let Some(c) = plan.candidates.first() {
+        let model_json = serde_json::Value::from(c.target.model.as_str()).to_string();
+        let body = crate::dispatch::bridge::splice(&raw, &[("model", model_json)])
+            .map_or(raw.clone(), bytes::Bytes::from);
+        let forward = ingress::forwardable(&headers, FORMAT);
+        if let Some(Ok(answer)) = state
+            .upstreams
+            .count_tokens(&c.target, body, &forward)
+            .await
+        {
+            meta.target = Some(c.target.to_string());
+            let mut resp = respond::json(http::StatusCode::OK, answer, &meta);
+            resp.headers_mut()
+                .insert("x-modelmux-count", http::HeaderValue::from_static("exact"));
+            return resp;
+        }
     }
-    let mut resp = Json(serde_json::json!({ "input_tokens": inbound.1 })).into_response();
+    let mut resp = Json(serde_json::json!({ "input_tokens": estimate })).into_response();
     meta.apply(resp.headers_mut());
+    resp.headers_mut().insert(
+        "x-modelmux-count",
+        http::HeaderValue::from_static("estimate"),
+    );
     resp
 }
 
@@ -86,10 +112,12 @@ async fn decode_count(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(String, u64), GatewayError> {
+) -> Result<(String, u64, bytes::Bytes), GatewayError> {
     let cfg = &state.config;
-    auth::check(&cfg.server.master_keys, headers)?;
+    // The body is read before the key is checked: answering with it unread would
+    // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    auth::check(&cfg.server.master_keys, headers)?;
     let mut value: serde_json::Value =
         serde_json::from_slice(&raw).map_err(|e| GatewayError::InvalidRequest {
             message: format!("We could not parse the JSON body of your request: {e}"),
@@ -106,5 +134,9 @@ async fn decode_count(
             code: None,
         }
     })?;
-    Ok((req.model.clone(), anthropic::estimate_input_tokens(&req)))
+    Ok((
+        req.model.clone(),
+        anthropic::estimate_input_tokens(&req),
+        raw,
+    ))
 }

@@ -7,6 +7,7 @@ mod chat;
 mod explain;
 mod messages;
 mod meta;
+mod record;
 pub mod respond;
 pub mod responses;
 
@@ -43,6 +44,7 @@ pub fn app(state: AppState) -> Router {
         .route("/models", get(meta::models))
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
+        .nest("/admin", crate::keys::admin_router(state.keys.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

@@ -33,6 +33,13 @@ pub struct Meta {
     pub clamped: Option<String>,
     /// The routing decision, compact.
     pub decision: Option<String>,
+    /// The policy rule that chose the route.
+    pub rule: Option<String>,
+    /// The client key's id and team, when keys are in use.
+    pub key: Option<String>,
+    pub team: Option<String>,
+    /// A soft budget cap the key has passed.
+    pub budget_warning: Option<String>,
 }
 
 impl Meta {
@@ -63,6 +70,9 @@ impl Meta {
         if let Some(d) = &self.decision {
             put(DECISION, d);
         }
+        if let Some(w) = &self.budget_warning {
+            put(HeaderName::from_static("x-modelmux-budget-warning"), w);
+        }
         if let Some(u) = &self.upstream_request_id {
             h.insert(UPSTREAM_REQUEST_ID, u.clone());
         }
@@ -89,6 +99,10 @@ pub fn error(err: &GatewayError, format: ClientFormat, meta: &Meta) -> Response 
         if let Ok(v) = HeaderValue::try_from(secs.to_string()) {
             resp.headers_mut().insert(http::header::RETRY_AFTER, v);
         }
+    }
+    if matches!(err, GatewayError::Limit(e) if !e.should_retry()) {
+        resp.headers_mut()
+            .insert("x-should-retry", HeaderValue::from_static("false"));
     }
     if matches!(
         err,

@@ -37,10 +37,12 @@ async fn decode(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Inbound, GatewayError> {
+) -> Result<(Inbound, crate::auth::Caller), GatewayError> {
     let cfg = &state.config;
-    auth::check(&cfg.server.master_keys, headers)?;
+    // The body is read before the key is checked: answering with it unread would
+    // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    let caller = auth::authenticate(state, headers).await?;
     let mut obj: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
         invalid(
             format!("We could not parse the JSON body of your request: {e}"),
@@ -67,9 +69,11 @@ async fn decode(
         }
     };
     let mut rewritten = false;
+    let mut previous = None;
     if let Some(prev) = obj.remove("previous_response_id") {
         rewritten = true;
         if let Some(prev) = prev.as_str() {
+            previous = Some(prev.to_owned());
             let stored = state.responses.get(prev).ok_or_else(|| {
                 GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
             })?;
@@ -84,11 +88,22 @@ async fn decode(
     } else {
         raw
     };
-    let req = responses::from_responses(&raw).map_err(|e| GatewayError::InvalidRequest {
-        message: e.message,
-        param: e.param,
-        code: None,
-    })?;
+    // The canonical request keeps `previous_response_id` so translated answers echo it; the
+    // body a Responses provider gets has the earlier turns in `input` instead.
+    let canonical_body = match &previous {
+        Some(p) => {
+            let mut o = obj.clone();
+            o.insert("previous_response_id".to_owned(), Value::String(p.clone()));
+            Bytes::from(serde_json::to_vec(&o).unwrap_or_default())
+        }
+        None => raw.clone(),
+    };
+    let req =
+        responses::from_responses(&canonical_body).map_err(|e| GatewayError::InvalidRequest {
+            message: e.message,
+            param: e.param,
+            code: None,
+        })?;
     let mut inbound =
         Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT));
     let id: String = std::iter::repeat_with(fastrand::alphanumeric)
@@ -98,8 +113,9 @@ async fn decode(
         id: format!("resp_{id}"),
         store,
         input_items: items,
+        previous,
     });
-    Ok(inbound)
+    Ok((inbound, caller))
 }
 
 pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
@@ -109,24 +125,37 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
         ..Default::default()
     };
     match decode(&state, &headers, body).await {
-        Ok(inbound) => answer(state.clone(), inbound, &headers, meta, started).await,
-        Err(e) => failed(meta, e, Vec::new(), started, false, FORMAT),
+        Ok((inbound, caller)) => {
+            answer(state.clone(), inbound, caller, &headers, meta, started).await
+        }
+        Err(e) => failed(&state, meta, e, Vec::new(), started, false, FORMAT),
     }
 }
 
-/// Stores a Responses answer the client received, when the request asked for storing.
-pub fn store_answer(state: &AppState, inbound: &Inbound, response: &[u8]) {
-    let Some(meta) = inbound.responses.as_ref().filter(|m| m.store) else {
-        return;
+/// The Responses answer as the client gets it (with `store` and `previous_response_id` as the
+/// client asked, whatever the target said), stored when the request asked for storing.
+pub fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> Bytes {
+    let Some(meta) = inbound.responses.as_ref() else {
+        return response;
     };
-    let Ok(v) = serde_json::from_slice::<Value>(response) else {
-        return;
+    let Ok(mut v) = serde_json::from_slice::<Value>(&response) else {
+        return response;
     };
-    if let Some(id) = v.get("id").and_then(Value::as_str) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert("store".to_owned(), Value::Bool(meta.store));
+        o.insert(
+            "previous_response_id".to_owned(),
+            meta.previous.clone().map_or(Value::Null, Value::String),
+        );
+    }
+    if meta.store
+        && let Some(id) = v.get("id").and_then(Value::as_str)
+    {
         state
             .responses
             .put(id.to_owned(), v.clone(), meta.input_items.clone());
     }
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
 /// Stores a streamed Responses answer: the response object of its final event.
@@ -148,12 +177,17 @@ pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
             last = v.get("response").cloned();
         }
     }
-    if let Some(resp) = last
-        && let Some(id) = resp.get("id").and_then(Value::as_str)
+    if let Some(mut resp) = last
+        && let Some(id) = resp.get("id").and_then(Value::as_str).map(str::to_owned)
     {
-        state
-            .responses
-            .put(id.to_owned(), resp.clone(), meta.input_items.clone());
+        if let Some(o) = resp.as_object_mut() {
+            o.insert("store".to_owned(), Value::Bool(true));
+            o.insert(
+                "previous_response_id".to_owned(),
+                meta.previous.clone().map_or(Value::Null, Value::String),
+            );
+        }
+        state.responses.put(id, resp, meta.input_items.clone());
     }
 }
 
@@ -179,9 +213,20 @@ pub async fn get(
     }
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    order: Option<String>,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    after: Option<String>,
+}
+
 pub async fn input_items(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
@@ -190,25 +235,54 @@ pub async fn input_items(
     let Some(s) = state.responses.get(&id) else {
         return not_found(&id);
     };
-    let data: Vec<Value> = s
+    let mut data: Vec<Value> = s
         .input_items
         .iter()
         .enumerate()
-        .map(|(i, item)| {
-            let mut item = item.clone();
-            if let Some(o) = item.as_object_mut() {
-                o.entry("id")
-                    .or_insert_with(|| json!(format!("item_{id}_{i}")));
-                if o.get("type").and_then(Value::as_str) == Some("message") {
-                    o.entry("status").or_insert(json!("completed"));
-                }
-            }
-            item
-        })
+        .map(|(i, item)| listed_item(item, i))
         .collect();
+    // OpenAI lists newest first unless asked otherwise.
+    if q.order.as_deref() != Some("asc") {
+        data.reverse();
+    }
+    if let Some(after) = &q.after
+        && let Some(pos) = data
+            .iter()
+            .position(|v| v.get("id").and_then(Value::as_str) == Some(after.as_str()))
+    {
+        data.drain(..=pos);
+    }
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let has_more = data.len() > limit;
+    data.truncate(limit);
     let first = data.first().and_then(|v| v.get("id").cloned());
     let last = data.last().and_then(|v| v.get("id").cloned());
-    Json(json!({"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": false})).into_response()
+    Json(json!({"object": "list", "data": data, "first_id": first, "last_id": last, "has_more": has_more})).into_response()
+}
+
+/// An input item as listed: typed, with an id (stable per position in the conversation,
+/// since the same turn is listed under every response that continues it) and a status.
+fn listed_item(item: &Value, i: usize) -> Value {
+    let mut item = item.clone();
+    if let Some(o) = item.as_object_mut() {
+        if !o.contains_key("type") && o.contains_key("role") {
+            o.insert("type".to_owned(), json!("message"));
+        }
+        if let Some(Value::String(text)) = o.get("content").cloned()
+            && o.get("type").and_then(Value::as_str) == Some("message")
+        {
+            o.insert(
+                "content".to_owned(),
+                json!([{"type": "input_text", "text": text}]),
+            );
+        }
+        o.entry("id")
+            .or_insert_with(|| json!(format!("msg_item_{i:04}")));
+        if o.get("type").and_then(Value::as_str) == Some("message") {
+            o.entry("status").or_insert(json!("completed"));
+        }
+    }
+    item
 }
 
 pub async fn delete(

@@ -13,6 +13,7 @@ const DEFAULT_VERSION: &str = "2023-06-01";
 
 pub(super) struct AnthropicProvider {
     url: String,
+    count_url: String,
     key: Option<HeaderValue>,
     version: HeaderValue,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -32,9 +33,29 @@ impl AnthropicProvider {
             .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
         Self {
             url: format!("{}/messages", config.base_url),
+            count_url: format!("{}/messages/count_tokens", config.base_url),
             key,
             version,
             headers: config.headers.clone(),
+        }
+    }
+
+    /// `POST {base}/messages/count_tokens`, with the same headers as a Messages call.
+    pub(super) fn count_request(
+        &self,
+        client: &reqwest::Client,
+        body: Bytes,
+        forward: &[(HeaderName, HeaderValue)],
+    ) -> reqwest::RequestBuilder {
+        let req = self.request(client, body, false, forward);
+        match req.try_clone().and_then(|r| r.build().ok()) {
+            Some(mut built) => {
+                if let Ok(url) = reqwest::Url::parse(&self.count_url) {
+                    *built.url_mut() = url;
+                }
+                reqwest::RequestBuilder::from_parts(client.clone(), built)
+            }
+            None => req,
         }
     }
 

@@ -210,6 +210,37 @@ impl Upstreams {
     }
 }
 
+impl Upstreams {
+    /// Counts tokens exactly where the provider offers it (Anthropic's
+    /// `/messages/count_tokens`); `None` for providers without a counter.
+    pub async fn count_tokens(
+        &self,
+        target: &TargetRef,
+        body: Bytes,
+        forward: &[(HeaderName, HeaderValue)],
+    ) -> Option<Result<Bytes, ProviderError>> {
+        let provider = self.providers.get(&target.provider)?;
+        let Adapter::Anthropic(p) = &provider.adapter else {
+            return None;
+        };
+        let result = async {
+            let resp = p
+                .count_request(&self.client, body, forward)
+                .send()
+                .await
+                .map_err(transport_error)?;
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.map_err(transport_error)?;
+            if (200..300).contains(&status) {
+                Ok(bytes)
+            } else {
+                Err(anthropic::AnthropicProvider::classify(status, &bytes))
+            }
+        };
+        Some(result.await)
+    }
+}
+
 /// A transport failure as a `ProviderError`. reqwest's messages can hold the URL, which may
 /// hold a key in its query: only the kind of failure is kept.
 pub fn transport_error(e: reqwest::Error) -> ProviderError {

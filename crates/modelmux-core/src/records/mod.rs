@@ -1,5 +1,54 @@
 //! Records: one per request that reached the gateway, with every attempt, the decision,
 //! tokens and cost; written off the hot path by a batch writer into a store (SQLite by
 //! default, PostgreSQL at scale), spilling to a local file when the store is down.
+//!
+//! The request path builds a [`Record`] and calls [`RecordSink::send`], which never blocks.
+//! [`RecordWriter`] batches records into the [`Store`] opened by [`open`] from `[store]`;
+//! [`Store::report`] answers `modelmux report`. Prompt and answer are captured only on the
+//! routes listed in `[store] capture` ([`StoreConfig::captures`]); the writer redacts them
+//! ([`redact`]) before they reach a disk.
+//!
+//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates),
+//! `let (writer, sink) = RecordWriter::start(store, &config.store);` inside the runtime, the
+//! sink cloned into the state and one `sink.send(record)` per request once its answer (or
+//! stream) has ended, and `writer.shutdown().await` after the server has drained.
 
+mod columns;
 pub mod config;
+pub mod memory;
+pub mod postgres;
+pub mod record;
+pub mod redact;
+pub mod report;
+mod spill;
+pub mod sqlite;
+pub mod store;
+pub mod writer;
+
+use std::sync::Arc;
+
+pub use config::{StoreConfig, StoreKind};
+pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
+pub use record::{AttemptRecord, Capture, Record, StreamOutcome, Tokens};
+pub use redact::redact;
+pub use report::{GroupBy, ReportRow};
+pub use sqlite::SqliteStore;
+pub use store::{Store, StoreError, StoreFuture};
+pub use writer::{RecordSink, RecordStats, RecordWriter};
+
+/// Opens the configured store and applies its migrations.
+pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = match config.kind {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.sqlite_path()).await?),
+        StoreKind::Postgres => {
+            let url = config.url.as_ref().ok_or_else(|| {
+                StoreError::Config("kind = \"postgres\" needs url or DATABASE_URL".into())
+            })?;
+            Arc::new(PostgresStore::new(url.expose(), config.schema.as_deref())?)
+        }
+    };
+    store.migrate().await?;
+    Ok(store)
+}

@@ -32,7 +32,14 @@ pub async fn sim(models: &[(&str, Behaviour)]) -> SimHandle {
     .unwrap()
 }
 
+/// A config from TOML; records go to an in-memory store unless the TOML says otherwise.
 pub fn config(toml: &str) -> Config {
+    let toml = if toml.contains("[store]") {
+        toml.to_owned()
+    } else {
+        format!("{toml}\n[store]\nkind = \"memory\"\n")
+    };
+    let toml = toml.as_str();
     Config::from_toml(toml, ConfigSource::Inline, &|_| None)
         .unwrap_or_else(|e| panic!("config: {e}\n{toml}"))
 }

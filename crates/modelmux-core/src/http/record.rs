@@ -1,0 +1,81 @@
+//! Building the record of a request and handing it to the writer: who asked (format, key,
+//! team), how it was routed (route, rule, decision), every attempt, the answer's status,
+//! tokens and cost (priced from the answering target's catalog entry), and how a stream
+//! ended. Called once per request, answered or not; the writer never blocks.
+
+use std::time::{Instant, SystemTime};
+
+use modelmux_wire::{Usage, WireFormat};
+
+use crate::catalog::{Catalog, Price};
+use crate::dispatch::Attempt;
+use crate::http::respond::Meta;
+use crate::records::{AttemptRecord, Record, StreamOutcome};
+use crate::state::AppState;
+
+/// How the request ended.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: u16,
+    pub error: Option<String>,
+    pub usage: Option<Usage>,
+    pub price: Option<Price>,
+    pub ttft: Option<std::time::Duration>,
+    pub stream: Option<StreamOutcome>,
+}
+
+fn format_name(f: WireFormat) -> &'static str {
+    match f {
+        WireFormat::OpenAiChat => "openai",
+        WireFormat::OpenAiResponses => "responses",
+        WireFormat::Anthropic => "anthropic",
+        WireFormat::Gemini => "gemini",
+        WireFormat::Bedrock => "bedrock",
+    }
+}
+
+pub fn send(
+    state: &AppState,
+    meta: &Meta,
+    format: WireFormat,
+    attempts: &[Attempt],
+    outcome: Outcome,
+    started: Instant,
+) {
+    let elapsed = started.elapsed();
+    let mut r = Record::new(
+        meta.request_id.as_ref().map_or("", |r| r.as_str()),
+        SystemTime::now() - elapsed,
+    );
+    r.client_format = format_name(format).to_owned();
+    r.key = meta.key.clone();
+    r.team = meta.team.clone();
+    r.route = meta.route.clone().unwrap_or_default();
+    r.rule = meta.rule.clone();
+    r.decision = meta.decision.clone().unwrap_or_default();
+    r.attempts = attempts
+        .iter()
+        .map(|a| AttemptRecord {
+            target: a.target.to_string(),
+            status: a.status,
+            error: a.error.map(|k| k.as_str().to_owned()),
+            latency_ms: a.latency.as_millis() as u64,
+            ttft_ms: a.ttft.map(|t| t.as_millis() as u64),
+            hedge: false,
+        })
+        .collect();
+    r.target = if outcome.status == 200 {
+        meta.target.clone()
+    } else {
+        None
+    };
+    r.status = Some(outcome.status);
+    r.error = outcome.error;
+    r.latency_ms = elapsed.as_millis() as u64;
+    r.ttft_ms = outcome.ttft.map(|t| t.as_millis() as u64);
+    if let Some(u) = outcome.usage {
+        r.price(u, outcome.price.as_ref(), &Catalog::builtin().version);
+    }
+    r.stream = outcome.stream;
+    state.records.send(r);
+}

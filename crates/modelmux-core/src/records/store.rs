@@ -1,0 +1,67 @@
+//! The `Store` trait every backend implements (SQLite, PostgreSQL, memory), its error type,
+//! and the boxed-future shim that lets the writer and the gateway hold an `Arc<dyn Store>`.
+//! Writes are idempotent by request id: a batch written twice (a replayed spill, a write that
+//! timed out after it committed) stores each record once.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use super::record::Record;
+use super::report::{GroupBy, ReportRow};
+
+/// What a store method returns: a boxed, `Send` future, so `dyn Store` works.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A place records are kept.
+pub trait Store: Send + Sync {
+    /// `sqlite`, `postgres` or `memory`.
+    fn kind(&self) -> &'static str;
+
+    /// Creates or upgrades the schema; safe to run any number of times.
+    fn migrate(&self) -> StoreFuture<'_, ()>;
+
+    /// Writes a batch in one transaction; records whose request id is already stored are
+    /// skipped.
+    fn write<'a>(&'a self, batch: &'a [Record]) -> StoreFuture<'a, ()>;
+
+    /// Aggregates of the records since `since`, one row per group, busiest first.
+    fn report(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<ReportRow>>;
+
+    /// How many records are stored.
+    fn count(&self) -> StoreFuture<'_, u64>;
+
+    /// One record by request id, as it was written.
+    fn get<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<Record>>;
+}
+
+/// Why a store call failed. Every variant is the gateway's side (never the client's); the
+/// writer treats all of them alike: the batch goes to the spill file and is replayed later.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or opened.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A statement failed.
+    #[error("store query failed: {0}")]
+    Query(String),
+    /// A stored record does not decode.
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    /// The `[store]` config cannot open a store.
+    #[error("store config: {0}")]
+    Config(String),
+    /// Reading or writing a local file (data directory, spill).
+    #[error("store file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The call took longer than `write_timeout`.
+    #[error("store call timed out")]
+    Timeout,
+}
+
+impl StoreError {
+    /// Whether trying again later may succeed (all but config and corrupt data).
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Config(_) | Self::Corrupt(_))
+    }
+}

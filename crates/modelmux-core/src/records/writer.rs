@@ -1,0 +1,387 @@
+//! The record writer, off the request path. `RecordSink::send` puts a record on a bounded
+//! channel with `try_send` and returns at once; when the channel is full (or closed after
+//! shutdown) the record is appended to the spill file instead, so a slow store slows nothing
+//! and loses nothing. One task drains the channel in batches (`batch_size` records or
+//! `flush_interval`, whichever comes first), redacts captures, and writes each batch with a
+//! `write_timeout`. A failed or timed-out write marks the store down and spills the batch;
+//! while down, batches go straight to the spill, and every `retry_interval` the task replays
+//! the spill, which is also how it finds the store back. `RecordWriter::shutdown` closes the
+//! channel, writes what is queued, and tries one last replay.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use regex_lite::Regex;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::config::StoreConfig;
+use super::record::Record;
+use super::redact::redact;
+use super::spill::{Spill, SpillReader};
+use super::store::{Store, StoreError};
+
+/// Counters for metrics. After a clean shutdown with the store up,
+/// `written + replayed == sent - lost` (replays of an earlier run's spill add to `replayed`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordStats {
+    /// `RecordSink::send` calls.
+    pub sent: u64,
+    /// Records written to the store from the channel.
+    pub written: u64,
+    /// Records appended to the spill file (failed writes and channel overflow).
+    pub spilled: u64,
+    /// Of those, records sent while the channel was full or closed.
+    pub overflowed: u64,
+    /// Records written to the store from the spill file.
+    pub replayed: u64,
+    /// Records that reached neither the store nor the spill file (the spill file could not
+    /// be written, or a spill line did not decode).
+    pub lost: u64,
+    /// Failed or timed-out store writes.
+    pub store_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    sent: AtomicU64,
+    written: AtomicU64,
+    spilled: AtomicU64,
+    overflowed: AtomicU64,
+    replayed: AtomicU64,
+    lost: AtomicU64,
+    store_errors: AtomicU64,
+}
+
+fn add(c: &AtomicU64, n: usize) {
+    c.fetch_add(n as u64, Ordering::Relaxed);
+}
+
+#[derive(Debug)]
+struct Shared {
+    spill: Spill,
+    redact: Vec<Regex>,
+    counters: Counters,
+}
+
+impl Shared {
+    fn stats(&self) -> RecordStats {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        RecordStats {
+            sent: get(&c.sent),
+            written: get(&c.written),
+            spilled: get(&c.spilled),
+            overflowed: get(&c.overflowed),
+            replayed: get(&c.replayed),
+            lost: get(&c.lost),
+            store_errors: get(&c.store_errors),
+        }
+    }
+
+    /// Redacts captures in place: before anything reaches the spill or the store.
+    fn redact(&self, records: &mut [Record]) {
+        for r in records {
+            if let Some(c) = r.capture.as_mut() {
+                c.prompt = redact(&c.prompt, &self.redact);
+                c.response = redact(&c.response, &self.redact);
+            }
+        }
+    }
+
+    /// Appends redacted records to the spill file, counting them spilled or lost.
+    fn spill(&self, records: &[Record]) {
+        match self.spill.append(records) {
+            Ok(()) => add(&self.counters.spilled, records.len()),
+            Err(e) => {
+                add(&self.counters.lost, records.len());
+                tracing::error!(
+                    file = %self.spill.path().display(),
+                    records = records.len(),
+                    "cannot write the record spill file; records lost: {e}"
+                );
+            }
+        }
+    }
+}
+
+/// The request path's handle: cheap to clone, never blocks.
+#[derive(Debug, Clone)]
+pub struct RecordSink {
+    tx: Option<mpsc::Sender<Record>>,
+    shared: Arc<Shared>,
+}
+
+impl RecordSink {
+    /// Hands a record to the writer. Never blocks or awaits: a full (or, after shutdown,
+    /// closed) channel sends the record to the spill file, to be replayed.
+    pub fn send(&self, record: Record) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        add(&self.shared.counters.sent, 1);
+        if let Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) =
+            tx.try_send(record)
+        {
+            add(&self.shared.counters.overflowed, 1);
+            let mut one = [r];
+            self.shared.redact(&mut one);
+            self.shared.spill(&one);
+        }
+    }
+
+    /// A sink that drops every record (for tests and setups without records).
+    pub fn discard() -> Self {
+        Self {
+            tx: None,
+            shared: Arc::new(Shared {
+                spill: Spill::new(std::path::PathBuf::new()),
+                redact: Vec::new(),
+                counters: Counters::default(),
+            }),
+        }
+    }
+
+    pub fn stats(&self) -> RecordStats {
+        self.shared.stats()
+    }
+}
+
+/// The writer task's handle; `shutdown` drains it.
+#[derive(Debug)]
+pub struct RecordWriter {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    shared: Arc<Shared>,
+}
+
+impl RecordWriter {
+    /// Starts the writer task on the current runtime. Records left in the spill file by an
+    /// earlier run are replayed first.
+    pub fn start(store: Arc<dyn Store>, config: &StoreConfig) -> (RecordWriter, RecordSink) {
+        let shared = Arc::new(Shared {
+            spill: Spill::new(config.spill_path()),
+            redact: config.redact.clone(),
+            counters: Counters::default(),
+        });
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = Task {
+            store,
+            rx,
+            shared: Arc::clone(&shared),
+            batch_size: config.batch_size.max(1),
+            flush_interval: config.flush_interval,
+            write_timeout: config.write_timeout,
+            retry_interval: config.retry_interval,
+            down: false,
+            replay_offset: 0,
+        };
+        let task = tokio::spawn(task.run(stop_rx));
+        let sink = RecordSink {
+            tx: Some(tx),
+            shared: Arc::clone(&shared),
+        };
+        (
+            RecordWriter {
+                stop: Some(stop_tx),
+                task,
+                shared,
+            },
+            sink,
+        )
+    }
+
+    pub fn stats(&self) -> RecordStats {
+        self.shared.stats()
+    }
+
+    /// Closes the channel (later sends go to the spill file), writes every queued record,
+    /// then tries once to replay the spill. Each store call is bounded by `write_timeout`,
+    /// so a hung store delays shutdown by about that much, and its records wait in the spill
+    /// file for the next start.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(e) = (&mut self.task).await {
+            tracing::error!("the record writer task failed: {e}");
+        }
+    }
+}
+
+struct Task {
+    store: Arc<dyn Store>,
+    rx: mpsc::Receiver<Record>,
+    shared: Arc<Shared>,
+    batch_size: usize,
+    flush_interval: Duration,
+    write_timeout: Duration,
+    retry_interval: Duration,
+    /// The last write failed; batches go to the spill until a replay succeeds.
+    down: bool,
+    /// How far into the replay file this run has written back.
+    replay_offset: u64,
+}
+
+/// How many spill rotations one replay handles before going back to the channel.
+const MAX_ROTATIONS: usize = 4;
+
+impl Task {
+    async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+        let mut buf: Vec<Record> = Vec::with_capacity(self.batch_size);
+        let mut deadline: Option<Instant> = None;
+        let mut retry = tokio::time::interval(self.retry_interval);
+        retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            let room = self.batch_size - buf.len();
+            tokio::select! {
+                biased;
+                _ = &mut stop => break,
+                _ = retry.tick() => {
+                    if self.shared.spill.pending() {
+                        self.replay().await;
+                    } else {
+                        // Nothing to replay (the spill itself may have failed): try the
+                        // store directly again.
+                        self.down = false;
+                    }
+                }
+                () = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)),
+                    if deadline.is_some() =>
+                {
+                    deadline = None;
+                    self.flush(&mut buf).await;
+                }
+                n = self.rx.recv_many(&mut buf, room) => {
+                    if n == 0 {
+                        break;
+                    }
+                    if buf.len() >= self.batch_size {
+                        deadline = None;
+                        self.flush(&mut buf).await;
+                    } else if deadline.is_none() {
+                        deadline = Some(Instant::now() + self.flush_interval);
+                    }
+                }
+            }
+        }
+        // Drain: nothing new gets in, everything queued gets written (or spilled).
+        self.rx.close();
+        loop {
+            let room = self.batch_size - buf.len();
+            if self.rx.recv_many(&mut buf, room).await == 0 {
+                break;
+            }
+            if buf.len() >= self.batch_size {
+                self.flush(&mut buf).await;
+            }
+        }
+        self.flush(&mut buf).await;
+        if self.shared.spill.pending() {
+            self.replay().await;
+        }
+    }
+
+    async fn write(&self, batch: &[Record]) -> Result<(), StoreError> {
+        match tokio::time::timeout(self.write_timeout, self.store.write(batch)).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        }
+    }
+
+    fn failed(&mut self, e: &StoreError, what: &str) {
+        add(&self.shared.counters.store_errors, 1);
+        if !self.down {
+            tracing::warn!(
+                store = self.store.kind(),
+                "record store {what} failed, spilling until it is back: {e}"
+            );
+        }
+        self.down = true;
+    }
+
+    async fn flush(&mut self, buf: &mut Vec<Record>) {
+        if buf.is_empty() {
+            return;
+        }
+        self.shared.redact(buf);
+        if !self.down {
+            match self.write(buf).await {
+                Ok(()) => {
+                    add(&self.shared.counters.written, buf.len());
+                    buf.clear();
+                    return;
+                }
+                Err(e) => self.failed(&e, "write"),
+            }
+        }
+        self.shared.spill(buf);
+        buf.clear();
+    }
+
+    /// Writes the spill back to the store. Returns with the store marked down at the first
+    /// failure; the rest stays in the file for the next try.
+    async fn replay(&mut self) {
+        for _ in 0..MAX_ROTATIONS {
+            let path = match self.shared.spill.take_for_replay() {
+                Ok(Some(p)) => p,
+                Ok(None) => {
+                    self.down = false;
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!("cannot rotate the record spill file: {e}");
+                    self.shared.spill.replay_interrupted();
+                    return;
+                }
+            };
+            let mut reader = match SpillReader::open(&path, self.replay_offset) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), "cannot read the record spill file: {e}");
+                    self.shared.spill.replay_interrupted();
+                    return;
+                }
+            };
+            loop {
+                let batch = match reader.next_batch(self.batch_size) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::error!(file = %path.display(), "cannot read the record spill file: {e}");
+                        self.shared.spill.replay_interrupted();
+                        return;
+                    }
+                };
+                add(&self.shared.counters.lost, batch.corrupt as usize);
+                if batch.records.is_empty() && batch.eof {
+                    break;
+                }
+                if let Err(e) = self.write(&batch.records).await {
+                    self.failed(&e, "replay");
+                    self.shared.spill.replay_interrupted();
+                    return;
+                }
+                add(&self.shared.counters.replayed, batch.records.len());
+                self.replay_offset = batch.end;
+                if batch.eof {
+                    break;
+                }
+            }
+            if self.down {
+                tracing::info!(store = self.store.kind(), "record store is back");
+            }
+            self.down = false;
+            self.replay_offset = 0;
+            if let Err(e) = self.shared.spill.finish_replay(&path) {
+                tracing::error!(file = %path.display(), "cannot remove the replayed spill file: {e}");
+                return;
+            }
+            if !self.shared.spill.pending() {
+                return;
+            }
+        }
+    }
+}
