@@ -78,13 +78,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 kind = "openai"
 base_url = "{fast}"
 
+[providers.fast.models.fast-mini]      # USD per million tokens, so records carry a cost
+input_price = 0.15
+output_price = 0.60
+
 [providers.strong]
 kind = "openai"
 base_url = "{strong}"
 
+[providers.strong.models.strong-large]
+input_price = 3.00
+output_price = 15.00
+
 [providers.flaky]
 kind = "openai"
 base_url = "{flaky}"
+
+[providers.flaky.models.flaky-medium]
+input_price = 0.40
+output_price = 1.60
 
 [[routes]]
 name = "chat"                      # cheap first; falls back when the flaky provider fails
