@@ -193,6 +193,10 @@ async fn json_answer(
             attempts,
         }) => {
             meta.clamped = clamp_note(&plan, &target, inbound.summary.max_output_tokens);
+            if let (Some(c), Some(d)) = (&meta.clamped, meta.decision.as_mut()) {
+                d.push_str(";clamped=");
+                d.push_str(c);
+            }
             meta.target = Some(target.to_string());
             meta.attempts = attempts.len();
             meta.upstream_request_id = answer.upstream_request_id.clone();
@@ -287,6 +291,10 @@ async fn stream_answer(
         }
     };
     meta.clamped = clamp_note(&plan, &target, inbound.summary.max_output_tokens);
+    if let (Some(c), Some(d)) = (&meta.clamped, meta.decision.as_mut()) {
+        d.push_str(";clamped=");
+        d.push_str(c);
+    }
     meta.target = Some(target.to_string());
     meta.attempts = attempts.len();
     meta.upstream_request_id = open.upstream_request_id.clone();

@@ -151,9 +151,7 @@ pub fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> By
     if meta.store
         && let Some(id) = v.get("id").and_then(Value::as_str)
     {
-        state
-            .responses
-            .put(id.to_owned(), v.clone(), meta.input_items.clone());
+        keep(state, id.to_owned(), v.clone(), &meta.input_items);
     }
     Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
@@ -187,8 +185,25 @@ pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
                 meta.previous.clone().map_or(Value::Null, Value::String),
             );
         }
-        state.responses.put(id, resp, meta.input_items.clone());
+        keep(state, id, resp, &meta.input_items);
     }
+}
+
+/// Stores a response and its input, redacted by the same rules as captured records
+/// (secrets, and the `[store] redact` patterns).
+fn keep(state: &AppState, id: String, response: Value, input: &[Value]) {
+    let patterns = &state.config.store.redact;
+    let clean = |v: &Value| -> Value {
+        let text = v.to_string();
+        let redacted = crate::records::redact(&text, patterns);
+        if redacted == text {
+            v.clone()
+        } else {
+            serde_json::from_str(&redacted).unwrap_or_else(|_| v.clone())
+        }
+    };
+    let input: Vec<Value> = input.iter().map(clean).collect();
+    state.responses.put(id, clean(&response), input);
 }
 
 fn not_found(id: &str) -> Response {
