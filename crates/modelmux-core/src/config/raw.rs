@@ -204,38 +204,14 @@ with_settings!(
     }
 );
 
-/// `[router]`: the defaults of every route, and what clients may choose by header.
-#[derive(Debug, Default, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRouter {
-    /// Routes (globs) a client may pick with `x-modelmux-route`, over what the rules say.
-    #[serde(default)]
-    pub header_routes: Vec<String>,
-    pub fallbacks: Option<Vec<String>>,
-    pub num_retries: Option<u32>,
-    pub timeout: Option<DurationSpec>,
-    pub total_timeout: Option<DurationSpec>,
-    pub ttft_timeout: Option<DurationSpec>,
-    pub stream_idle_timeout: Option<DurationSpec>,
-    pub retry_backoff: Option<DurationSpec>,
-    pub retry_backoff_max: Option<DurationSpec>,
-    pub max_retry_after: Option<DurationSpec>,
-}
-
-impl RawRouter {
-    pub fn settings(&self) -> RawRouteSettings {
-        RawRouteSettings {
-            num_retries: self.num_retries,
-            timeout: self.timeout,
-            total_timeout: self.total_timeout,
-            ttft_timeout: self.ttft_timeout,
-            stream_idle_timeout: self.stream_idle_timeout,
-            retry_backoff: self.retry_backoff,
-            retry_backoff_max: self.retry_backoff_max,
-            max_retry_after: self.max_retry_after,
-        }
+with_settings!(
+    /// `[router]`: the defaults of every route, and what clients may choose by header.
+    RawRouter {
+        /// Routes (globs) a client may pick with `x-modelmux-route`, over what the rules say.
+        #[serde(default)]
+        header_routes: Vec<String>,
     }
-}
+);
 
 /// Retry, timeout and fallback settings; each one optional so a route can override only
 /// what it needs. Names follow what users know from other gateways.
