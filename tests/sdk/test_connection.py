@@ -68,14 +68,7 @@ def exchange(sock: socket.socket, path: str, header: str, value: str):
     return read_response(sock)
 
 
-REJECTED_KEY_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="gateway bug: a 401 is answered before the request body is read and the "
-    "connection is then closed without `Connection: close`",
-)
-
-
-@pytest.mark.parametrize("key", ["good", pytest.param("wrong", marks=REJECTED_KEY_BUG)])
+@pytest.mark.parametrize("key", ["good", "wrong"])
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
 def test_a_connection_is_reusable_or_closed_with_notice(stack, endpoint, key):
     path, header, template = ENDPOINTS[endpoint]
