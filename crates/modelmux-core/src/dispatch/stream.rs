@@ -121,11 +121,16 @@ const CAPTURE_LIMIT: usize = 16 << 20;
 
 /// Relays a committed stream into `tx`, as the pipe produces client bytes; with `capture`,
 /// also keeps a copy of them (the Responses API stores what the client received).
+/// Called with everything the client received, just before the last bytes of a completed
+/// stream are sent (so what it stores exists before the client can ask for it).
+pub type OnComplete = Box<dyn FnOnce(&[u8]) + Send>;
+
 pub async fn relay(
     mut open: OpenStream,
     tx: mpsc::Sender<Bytes>,
     idle: Duration,
     capture: bool,
+    mut on_complete: Option<OnComplete>,
 ) -> RelayOutcome {
     let mut out = std::mem::take(&mut open.held);
     let pipe = &mut open.pipe;
@@ -151,6 +156,13 @@ pub async fn relay(
             }
             let _ = tx(out.split().freeze(), &mut copy).await;
             return outcome(pipe.as_ref(), StreamEnd::Cut { reason: e.message }, copy);
+        }
+        if pipe.state().complete
+            && let Some(f) = on_complete.take()
+        {
+            let mut all = copy.clone().unwrap_or_default();
+            all.extend_from_slice(&out);
+            f(&all);
         }
         if !out.is_empty() && tx(out.split().freeze(), &mut copy).await.is_err() {
             return outcome(pipe.as_ref(), StreamEnd::ClientGone, copy);

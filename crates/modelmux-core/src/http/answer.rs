@@ -308,13 +308,14 @@ async fn stream_answer(
     let store_state = state.clone();
     tokio::spawn(async move {
         let committed = tokio::time::Instant::now();
-        let outcome = dstream::relay(open, tx, idle, responses_meta.is_some()).await;
+        let on_complete: Option<dstream::OnComplete> = responses_meta.map(|meta| {
+            let st = store_state.clone();
+            Box::new(move |captured: &[u8]| {
+                crate::http::responses::store_stream(&st, &meta, captured)
+            }) as dstream::OnComplete
+        });
+        let outcome = dstream::relay(open, tx, idle, on_complete.is_some(), on_complete).await;
         settle(admission, outcome.usage, price).await;
-        if let (Some(meta), Some(captured)) = (&responses_meta, &outcome.captured)
-            && outcome.end == StreamEnd::Completed
-        {
-            crate::http::responses::store_stream(&store_state, meta, captured);
-        }
         if let (StreamEnd::Completed, Some(u)) = (&outcome.end, outcome.usage) {
             health.stream_done(&target, committed.elapsed(), u.output);
         }
