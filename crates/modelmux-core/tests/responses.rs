@@ -87,6 +87,11 @@ async fn tool_calls_round_trip_on_every_kind() {
         let args: Value = serde_json::from_str(call["arguments"].as_str().unwrap()).unwrap();
         assert!(args["cmd"].is_string(), "{kind}: {args}");
         if kind != "responses" {
+            assert!(
+                header(&create(&gw, &first).await, "x-modelmux-decision")
+                    .contains("dropped_tools=web_search"),
+                "{kind}"
+            );
             let sent = String::from_utf8_lossy(&s.last_request("m").unwrap().body).to_string();
             assert!(
                 !sent.contains("web_search"),

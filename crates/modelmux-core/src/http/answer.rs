@@ -64,6 +64,22 @@ pub async fn answer(
     meta.alias = plan.alias.clone();
     meta.decision = Some(decision.compact());
     meta.rule = decision.rule.clone();
+    // Built-in Responses tools (web_search, ...) reach only Responses targets; say so.
+    if format == modelmux_wire::WireFormat::OpenAiResponses
+        && let Ok(req) = inbound.canonical()
+    {
+        let builtins = modelmux_wire::responses::builtin_tools(req);
+        if !builtins.is_empty()
+            && plan
+                .candidates
+                .iter()
+                .any(|c| state.upstreams.format_for(&c.target.provider, format) != format)
+            && let Some(d) = meta.decision.as_mut()
+        {
+            d.push_str(";dropped_tools=");
+            d.push_str(&builtins.join(","));
+        }
+    }
     if let Some(k) = key
         && !state.keys.allows(k, &plan.route)
     {
