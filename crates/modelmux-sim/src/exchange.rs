@@ -13,7 +13,15 @@ use http::{HeaderMap, Request as HttpRequest, Response};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
+
+/// Waits `d`; a zero delay does not wait at all (tokio's timer would round it up to the next
+/// millisecond, which made a "zero-latency" model cost about 1 ms a call).
+async fn sleep(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
 
 use crate::behaviour::Behaviour;
 use crate::fault::{Fault, RetryAfter};
