@@ -39,7 +39,17 @@ wait_line() {
 taskset -c 1 "$BIN" --log warn sim --config "$RUN/sim.toml" --listen 127.0.0.1:0 >"$P/sim.out" 2>&1 &
 PIDS+=($!)
 SIM_URL=$(wait_line "$P/sim.out" 'http://[0-9.:]+/v1' 10)
-sed -E "s#^base_url = .*#base_url = \"$SIM_URL\"#; s#^data_dir = .*#data_dir = \"$P/data\"#" "$RUN/gateway.toml" >"$P/gateway.toml"
+UP_URL=$SIM_URL
+if [ "$(cat "$RUN/upstream.txt" 2>/dev/null || echo sim)" = mock ]; then
+    taskset -c 1 "$TARGET/bench-tools/mock/release/mock-upstream" 127.0.0.1:0 >"$P/mock.out" 2>&1 &
+    PIDS+=($!)
+    UP_URL=$(wait_line "$P/mock.out" 'http://[0-9.:]+/v1' 10)
+fi
+awk -v up="$UP_URL" -v sim="$SIM_URL" -v data="$P/data" '
+    /^\[providers\.up\]/ {sec = "up"} /^\[providers\.sim\]/ {sec = "sim"}
+    /^base_url = / {print "base_url = \"" (sec == "up" ? up : sim) "\""; next}
+    /^data_dir = / {print "data_dir = \"" data "\""; next}
+    {print}' "$RUN/gateway.toml" >"$P/gateway.toml"
 
 BODY=$RUN/body-gw.json
 [ "$STREAM" = 1 ] && BODY=$RUN/stream-gw.json

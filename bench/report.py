@@ -171,7 +171,7 @@ if td and tg and td.get("ttft_ms_p50") is not None and tg.get("ttft_ms_p50") is 
 
 sd, sg = S["streams"]["direct"], S["streams"]["gw"]
 if sg and sg.get("kib_per_stream") is not None:
-    rows.append((f"memory per open stream, {sg['open']:,} of {sg['requested']:,} open (KiB)",
+    rows.append((f"memory per open stream, {sg['open']:,} of {sg['requested']:,} open (KiB; direct = the sim)",
                  fmt(sd.get("kib_per_stream"), 1) if sd else "—", fmt(sg["kib_per_stream"], 1), "",
                  ratio(sg["kib_per_stream"], sd.get("kib_per_stream") if sd else None), "≤ 64 KiB",
                  verdict(sg["kib_per_stream"] <= 64 and sg["open"] == sg["requested"])))
@@ -225,8 +225,11 @@ S["machine"] = machine
 
 lines = []
 stamp = os.path.basename(os.path.normpath(OUT))
-lines.append(f"Run `{stamp}` — {machine['nproc']} vCPU, {machine['cpu']}. Machine state: "
-             + " ".join(quiet.split()) + ".")
+up = open(os.path.join(OUT, "upstream.txt")).read().strip() if os.path.exists(os.path.join(OUT, "upstream.txt")) else "sim"
+S["upstream"] = up
+lines.append(f"Run `{stamp}` — {machine['nproc']} vCPU, {machine['cpu']}; fast upstream: "
+             + ("bench/mock-upstream" if up == "mock" else "modelmux sim (zero-delay model)")
+             + ". Machine state: " + " ".join(quiet.split()) + ".")
 lines.append("")
 lines.append("| metric | upstream direct | via gateway | added | gateway ÷ direct | target | met |")
 lines.append("|---|---:|---:|---:|---:|---|---|")

@@ -5,8 +5,12 @@
 #
 # Builds the release binary, installs `oha` into <target>/bench-tools if it is missing, waits
 # (bounded) for the machine to be quiet, then on loopback only:
-#   core 1: the upstream (`modelmux sim`, a zero-latency model) and the load tool
+#   core 1: the upstream and the load tool
 #   core 0: the gateway (`modelmux serve`), a route behind 20 CEL policy rules and 10 targets
+# The fast upstream is bench/mock-upstream (UPSTREAM=mock, the default): `modelmux sim` awaits a
+# tokio sleep even for zero delays (latency_ms, ttft_ms and each token), ~1 ms apiece on tokio's
+# millisecond timer, so its "zero-latency" answers take ~2 ms and its streams ~1 ms a token.
+# UPSTREAM=sim measures against the sim instead. The slow streams always come from the sim.
 # and measures, each against the upstream hit directly in the same run:
 #   open loop at 500 / 2000 / 5000 req/s (latency-corrected), closed loop (64 connections),
 #   gateway CPU per request, idle and peak RSS, added time to first token (200 sequential
@@ -21,6 +25,7 @@
 #   STORE=sqlite     gateway [store] kind (sqlite is the default deployment; or memory)
 #   CRITERION=1      run the criterion benches (0 skips them)
 #   LOADGEN=auto     auto (oha if installable, else probe.py) | oha | python
+#   UPSTREAM=mock    mock (bench/mock-upstream, answers at once) | sim (modelmux sim, zero-delay model)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,6 +43,8 @@ LOG=${LOG:-warn}
 STORE=${STORE:-sqlite}
 CRITERION=${CRITERION:-1}
 LOADGEN=${LOADGEN:-auto}
+UPSTREAM=${UPSTREAM:-mock}
+MOCK=$TOOLS/mock/release/mock-upstream
 STAMP=$(date +%Y%m%d-%H%M%S)
 OUT=$ROOT/bench/out/$STAMP
 mkdir -p "$OUT"
@@ -65,6 +72,11 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 say "building: cargo build --release -p modelmux (target $TARGET)"
 cargo build --release -p modelmux 2>&1 | tail -3 | tee -a "$OUT/run.log" >&2
 [ -x "$BIN" ] || { say "no binary at $BIN"; exit 1; }
+if [ "$UPSTREAM" = mock ]; then
+    say "building bench/mock-upstream (target $TOOLS/mock)"
+    cargo build --release --manifest-path "$ROOT/bench/mock-upstream/Cargo.toml" --target-dir "$TOOLS/mock" 2>&1 | tail -1 >&2
+    [ -x "$MOCK" ] || { say "no mock upstream at $MOCK"; exit 1; }
+fi
 
 OHA=""
 if [ "$LOADGEN" != python ]; then
@@ -149,7 +161,20 @@ taskset -c 1 "$BIN" --log warn sim --config "$OUT/sim.toml" --listen 127.0.0.1:0
 SIM_PID=$!
 PIDS+=("$SIM_PID")
 SIM_URL=$(wait_line "$OUT/sim.out" 'http://[0-9.:]+/v1' 10) || { say "sim did not start"; cat "$OUT/sim.err" >&2; exit 1; }
-say "upstream: $SIM_URL (pid $SIM_PID, core 1)"
+say "sim (slow streams): $SIM_URL (pid $SIM_PID, core 1)"
+if [ "$UPSTREAM" = mock ]; then
+    taskset -c 1 "$MOCK" 127.0.0.1:0 >"$OUT/mock.out" 2>"$OUT/mock.err" &
+    UP_PID=$!
+    PIDS+=("$UP_PID")
+    UP_URL=$(wait_line "$OUT/mock.out" 'http://[0-9.:]+/v1' 10) || { say "mock did not start"; exit 1; }
+    UP_CMD=("$MOCK" 127.0.0.1:0)
+else
+    UP_PID=$SIM_PID
+    UP_URL=$SIM_URL
+    UP_CMD=("$BIN" --log warn sim --config "$OUT/sim.toml" --listen 127.0.0.1:0)
+fi
+echo "$UPSTREAM" >"$OUT/upstream.txt"
+say "fast upstream ($UPSTREAM): $UP_URL (pid $UP_PID, core 1)"
 
 gateway_config() {
     local f=$1 i targets=""
@@ -164,18 +189,22 @@ gateway_config() {
         echo '[store]'
         echo "kind = \"$STORE\""
         echo "data_dir = \"$OUT/data\""
+        echo '[providers.up]'
+        echo 'kind = "openai"'
+        echo "base_url = \"$UP_URL\""
+        echo 'api_key = "sk-bench"'
         echo '[providers.sim]'
         echo 'kind = "openai"'
         echo "base_url = \"$SIM_URL\""
         echo 'api_key = "sk-bench"'
         for i in $(seq 0 9); do
-            echo "[providers.sim.models.m$i]"
+            echo "[providers.up.models.m$i]"
             echo 'context_window = 128000'
             echo 'max_output_tokens = 16384'
             echo 'capabilities = ["tools", "vision", "json_schema", "streaming"]'
             echo "input_price = $(awk -v i=$i 'BEGIN{print 0.1*(i+1)}')"
             echo "output_price = $(awk -v i=$i 'BEGIN{print 0.4*(i+1)}')"
-            targets="$targets\"sim/m$i\", "
+            targets="$targets\"up/m$i\", "
         done
         echo '[providers.sim.models.slow]'
         echo 'context_window = 128000'
@@ -241,19 +270,19 @@ cpu_ticks() { awk '{print $14 + $15}' <(sed 's/^.*) //; s/^/x x /' "/proc/$1/sta
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # ---- 4. ready-to-serve -----------------------------------------------------------------------
-say "ready-to-serve: 5 starts of the gateway, 5 of the upstream"
+say "ready-to-serve: 5 starts of the gateway, 5 of the fast upstream"
 : >"$OUT/ready-gw.jsonl"
 : >"$OUT/ready-sim.jsonl"
 for _ in 1 2 3 4 5; do
     timeout 30 $PROBE ready --path /healthz -- taskset -c 0 "$BIN" "${GW_ARGS[@]}" >>"$OUT/ready-gw.jsonl"
-    timeout 30 $PROBE ready --path /v1/models -- taskset -c 0 "$BIN" --log warn sim --config "$OUT/sim.toml" --listen 127.0.0.1:0 >>"$OUT/ready-sim.jsonl"
+    timeout 30 $PROBE ready --path /v1/models -- taskset -c 0 "${UP_CMD[@]}" >>"$OUT/ready-sim.jsonl"
 done
 
 # ---- 5. the gateway: routed-path check, idle RSS, TTFT, load --------------------------------
 start_gateway gw
 say "gateway: $GW_URL (pid $GW_PID, core 0, log=$LOG, store=$STORE)"
 sleep 1
-echo "{\"gw_rss_kib\": $(status_kib "$GW_PID" VmRSS), \"gw_hwm_kib\": $(status_kib "$GW_PID" VmHWM), \"sim_rss_kib\": $(status_kib "$SIM_PID" VmRSS)}" >"$OUT/idle.json"
+echo "{\"gw_rss_kib\": $(status_kib "$GW_PID" VmRSS), \"gw_hwm_kib\": $(status_kib "$GW_PID" VmHWM), \"sim_rss_kib\": $(status_kib "$UP_PID" VmRSS)}" >"$OUT/idle.json"
 
 curl -sS -D "$OUT/routed-headers.txt" -o "$OUT/routed-body.json" -H 'content-type: application/json' \
     --data-binary @"$OUT/body-gw.json" --max-time 5 "$GW_URL/v1/chat/completions"
@@ -263,7 +292,7 @@ grep -qi '^HTTP/1.1 200' "$OUT/routed-headers.txt" || { say "gateway did not ans
 
 load() { # name url body pid mode(rate|closed) value
     local name=$1 url=$2 body=$3 pid=$4 mode=$5 val=$6 t0 t1 s0 s1 w0 w1
-    t0=$(cpu_ticks "$pid"); s0=$(cpu_ticks "$SIM_PID"); w0=$(date +%s.%N)
+    t0=$(cpu_ticks "$pid"); s0=$(cpu_ticks "$UP_PID"); w0=$(date +%s.%N)
     if [ -n "$OHA" ]; then
         local rate_args=()
         [ "$mode" = rate ] && rate_args=(-q "$val" --latency-correction)
@@ -276,34 +305,34 @@ load() { # name url body pid mode(rate|closed) value
         taskset -c 1 timeout $((DURATION + 30)) $PROBE load --url "$url/chat/completions" --body "$body" \
             --conns "$CONNS" -z "$DURATION" "${rate_args[@]}" >"$OUT/$name.json" 2>"$OUT/$name.err" || true
     fi
-    t1=$(cpu_ticks "$pid"); s1=$(cpu_ticks "$SIM_PID"); w1=$(date +%s.%N)
+    t1=$(cpu_ticks "$pid"); s1=$(cpu_ticks "$UP_PID"); w1=$(date +%s.%N)
     echo "{\"ticks\": $((t1 - t0)), \"sim_ticks\": $((s1 - s0)), \"wall\": $(awk -v a="$w0" -v b="$w1" 'BEGIN{print b-a}'), \"clk_tck\": $(getconf CLK_TCK)}" >"$OUT/$name.cpu.json"
 }
 
 say "warm-up (3 s each way)"
 DURATION_SAVED=$DURATION
 DURATION=3
-load warm-direct "$SIM_URL" "$OUT/body-direct.json" "$SIM_PID" closed 0
+load warm-direct "$UP_URL" "$OUT/body-direct.json" "$UP_PID" closed 0
 load warm-gw "$GW_URL/v1" "$OUT/body-gw.json" "$GW_PID" closed 0
 DURATION=$DURATION_SAVED
 
 say "time to first token: 200 sequential streams each way"
-timeout 120 $PROBE ttft --url "$SIM_URL/chat/completions" --body "$OUT/stream-direct.json" -n 200 >"$OUT/ttft-direct.json"
+timeout 120 $PROBE ttft --url "$UP_URL/chat/completions" --body "$OUT/stream-direct.json" -n 200 >"$OUT/ttft-direct.json"
 timeout 120 $PROBE ttft --url "$GW_URL/v1/chat/completions" --body "$OUT/stream-gw.json" -n 200 >"$OUT/ttft-gw.json"
 
 for rate in $RATES; do
     say "open loop $rate req/s, ${DURATION}s: direct, then via the gateway"
-    load "rate$rate-direct" "$SIM_URL" "$OUT/body-direct.json" "$SIM_PID" rate "$rate"
+    load "rate$rate-direct" "$UP_URL" "$OUT/body-direct.json" "$UP_PID" rate "$rate"
     load "rate$rate-gw" "$GW_URL/v1" "$OUT/body-gw.json" "$GW_PID" rate "$rate"
 done
 say "closed loop, $CONNS connections, ${DURATION}s: direct, then via the gateway"
-load closed-direct "$SIM_URL" "$OUT/body-direct.json" "$SIM_PID" closed 0
+load closed-direct "$UP_URL" "$OUT/body-direct.json" "$UP_PID" closed 0
 load closed-gw "$GW_URL/v1" "$OUT/body-gw.json" "$GW_PID" closed 0
-echo "{\"gw_rss_kib\": $(status_kib "$GW_PID" VmRSS), \"gw_hwm_kib\": $(status_kib "$GW_PID" VmHWM), \"sim_rss_kib\": $(status_kib "$SIM_PID" VmRSS), \"sim_hwm_kib\": $(status_kib "$SIM_PID" VmHWM)}" >"$OUT/peak.json"
+echo "{\"gw_rss_kib\": $(status_kib "$GW_PID" VmRSS), \"gw_hwm_kib\": $(status_kib "$GW_PID" VmHWM), \"sim_rss_kib\": $(status_kib "$UP_PID" VmRSS), \"sim_hwm_kib\": $(status_kib "$UP_PID" VmHWM)}" >"$OUT/peak.json"
 stop_pid "$GW_PID"
 
 # ---- 6. memory per open stream, on a fresh gateway -------------------------------------------
-say "1,000 slow streams: direct (upstream RSS), then via a fresh gateway"
+say "1,000 slow streams: direct to the sim (its RSS), then via a fresh gateway"
 timeout 120 $PROBE streams --url "$SIM_URL/chat/completions" --body "$OUT/slow.json" -n 1000 --pid "$SIM_PID" --hold 3 >"$OUT/streams-direct.json" || true
 sleep 2
 start_gateway gw-streams
@@ -315,6 +344,7 @@ sleep 1
 timeout 120 $PROBE streams --url "$GW_URL/v1/chat/completions" --body "$OUT/slow.json" -n 1000 --pid "$GW_PID" --hold 3 >"$OUT/streams-gw.json" || true
 stop_pid "$GW_PID"
 stop_pid "$SIM_PID"
+[ "$UP_PID" != "$SIM_PID" ] && stop_pid "$UP_PID"
 LOAD_END=$(cat /proc/loadavg)
 echo "loadavg_end=$LOAD_END" >>"$OUT/quiet.txt"
 
