@@ -255,7 +255,11 @@ pub fn describe(attempts: &[Attempt]) -> String {
     attempts
         .iter()
         .map(|a| {
-            let kind = a.error.map_or("ok", ErrorKind::as_str);
+            let kind = match a.error {
+                Some(k) => k.as_str(),
+                None if a.cancelled => "cancelled",
+                None => "ok",
+            };
             match a.status {
                 Some(s) => format!("{} → {s} {kind}", a.target),
                 None => format!("{} → {kind}", a.target),

@@ -38,6 +38,9 @@ struct Inner {
     ttfts: VecDeque<f64>,
     /// p95 of `ttfts`, kept current as samples arrive (decisions read it often).
     p95_ttft_ms: Option<f64>,
+    /// Whole-answer latencies of non-streaming calls, and their p95 (hedge delays).
+    latencies: VecDeque<f64>,
+    p95_latency_ms: Option<f64>,
     calls: u64,
     failures: u64,
     limits: RateLimits,
@@ -169,6 +172,8 @@ impl Health {
                         ewma_latency_ms: None,
                         ttfts: VecDeque::new(),
                         p95_ttft_ms: None,
+                        latencies: VecDeque::new(),
+                        p95_latency_ms: None,
                         calls: 0,
                         failures: 0,
                         limits: RateLimits::default(),
@@ -214,6 +219,9 @@ impl Health {
                 g.ewma_ttft_ms = ewma(g.ewma_ttft_ms, ms);
                 push(&mut g.ttfts, ms, TTFT_SAMPLES);
                 g.p95_ttft_ms = p95(&g.ttfts);
+            } else {
+                push(&mut g.latencies, latency.as_secs_f64() * 1e3, TTFT_SAMPLES);
+                g.p95_latency_ms = p95(&g.latencies);
             }
         });
     }
@@ -261,6 +269,19 @@ impl Health {
                 };
             }
         });
+    }
+
+    /// The observed p95 of a target's time to first token (`stream`) or of its whole
+    /// latency (otherwise); `None` before any successful call of that kind.
+    pub fn p95(&self, t: &TargetRef, stream: bool) -> Option<Duration> {
+        let ms = self.with(t, |g| {
+            if stream {
+                g.p95_ttft_ms
+            } else {
+                g.p95_latency_ms
+            }
+        })?;
+        Some(Duration::from_secs_f64(ms / 1e3))
     }
 
     pub fn rate_limits(&self, t: &TargetRef, limits: RateLimits) {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub upstreams: Upstreams,
     pub health: Arc<Health>,
     pub classifier: Arc<RuleClassifier>,
+    /// Each hedging route's allowance of hedges.
+    pub hedges: Arc<crate::dispatch::HedgeBudgets>,
     pub responses: Arc<crate::responses_store::ResponseStore>,
     /// Where every request's record goes (a bounded channel to the batch writer).
     pub records: crate::records::RecordSink,
@@ -33,6 +35,7 @@ impl AppState {
         let health = Arc::new(Health::new(config.health));
         let upstreams = Upstreams::new(&config, health.clone())?;
         let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
+        let hedges = Arc::new(crate::dispatch::HedgeBudgets::new(&config));
         let responses = Arc::new(crate::responses_store::ResponseStore::new(
             config.server.responses_retention,
             10_000,
@@ -42,6 +45,7 @@ impl AppState {
             upstreams,
             health,
             classifier,
+            hedges,
             responses,
             records,
             keys,

@@ -65,6 +65,13 @@ fn render(config: &Config) -> String {
             r.candidates.len(),
             s.num_retries + 1
         );
+        if let Some(h) = s.hedge_after {
+            let _ = writeln!(
+                out,
+                "  hedge after {h} (at most {:.0}% of requests): the next candidate's first attempt starts early, so at most 2 calls run at once and the worst case above does not grow",
+                s.hedge_max_share * 100.0
+            );
+        }
         for t in &r.candidates {
             let i = config.model_info(t);
             if i.price.is_none() {

@@ -283,6 +283,27 @@ pub struct RouteSettings {
     pub retry_backoff: Duration,
     pub retry_backoff_max: Duration,
     pub max_retry_after: Duration,
+    /// When to call the next candidate alongside a slow attempt; `None`: never.
+    pub hedge_after: Option<HedgeAfter>,
+    /// The largest share of requests that may be hedged.
+    pub hedge_max_share: f64,
+}
+
+/// When a hedge starts: a fixed delay, or the attempted target's observed p95 (time to
+/// first token for streams, whole latency otherwise; no hedge before there is one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HedgeAfter {
+    Fixed(Duration),
+    P95,
+}
+
+impl std::fmt::Display for HedgeAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(d) => write!(f, "{}", humantime::format_duration(*d)),
+            Self::P95 => f.write_str("p95"),
+        }
+    }
 }
 
 impl Default for RouteSettings {
@@ -296,6 +317,8 @@ impl Default for RouteSettings {
             retry_backoff: Duration::from_millis(500),
             retry_backoff_max: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(10),
+            hedge_after: None,
+            hedge_max_share: 0.1,
         }
     }
 }

@@ -164,6 +164,11 @@ macro_rules! with_settings {
             pub retry_backoff_max: Option<DurationSpec>,
             /// A provider's Retry-After up to this long is waited out; longer moves on.
             pub max_retry_after: Option<DurationSpec>,
+            /// Hedging: after this long without an answer (`"300ms"`, or `"p95"` for the
+            /// target's observed p95) the next candidate is called too; `"off"` disables.
+            pub hedge_after: Option<String>,
+            /// Hedging: the largest share of the route's requests that may be hedged.
+            pub hedge_max_share: Option<f64>,
         }
 
         impl $name {
@@ -177,6 +182,8 @@ macro_rules! with_settings {
                     retry_backoff: self.retry_backoff,
                     retry_backoff_max: self.retry_backoff_max,
                     max_retry_after: self.max_retry_after,
+                    hedge_after: self.hedge_after.clone(),
+                    hedge_max_share: self.hedge_max_share,
                 }
             }
         }
@@ -233,4 +240,8 @@ pub struct RawRouteSettings {
     pub retry_backoff_max: Option<DurationSpec>,
     /// A provider's Retry-After up to this long is waited out; longer moves to the next target.
     pub max_retry_after: Option<DurationSpec>,
+    /// `"300ms"`, `"p95"` or `"off"`: when to call the next candidate alongside a slow one.
+    pub hedge_after: Option<String>,
+    /// At most this share of requests is hedged (0 < share ≤ 1).
+    pub hedge_max_share: Option<f64>,
 }

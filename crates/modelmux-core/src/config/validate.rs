@@ -11,7 +11,7 @@ use http::{HeaderName, HeaderValue};
 use super::interpolate::expand;
 use super::raw::{RawConfig, RawProvider, RawRouteSettings};
 use super::{
-    BedrockSettings, Config, ConfigError, ConfigIssue, ConfigSource, DEFAULT_LISTEN,
+    BedrockSettings, Config, ConfigError, ConfigIssue, ConfigSource, DEFAULT_LISTEN, HedgeAfter,
     MaxOutputPolicy, ModelInfo, ProviderConfig, ProviderKind, RouteConfig, RouteSettings,
     ServerConfig, ServiceAccount, Strategy, VertexSettings, defaults,
 };
@@ -650,7 +650,31 @@ fn settings(
         retry_backoff: d(&raw.retry_backoff, base.retry_backoff),
         retry_backoff_max: d(&raw.retry_backoff_max, base.retry_backoff_max),
         max_retry_after: d(&raw.max_retry_after, base.max_retry_after),
+        hedge_after: match raw.hedge_after.as_deref().map(str::trim) {
+            None => base.hedge_after,
+            Some("off") => None,
+            Some("p95") => Some(HedgeAfter::P95),
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(d) if !d.is_zero() => Some(HedgeAfter::Fixed(d)),
+                _ => {
+                    issues.add(
+                        format!("{path}.hedge_after"),
+                        format!(
+                            "{text:?} is not a delay: write e.g. \"300ms\", \"p95\" or \"off\""
+                        ),
+                    );
+                    None
+                }
+            },
+        },
+        hedge_max_share: raw.hedge_max_share.unwrap_or(base.hedge_max_share),
     };
+    if !(s.hedge_max_share > 0.0 && s.hedge_max_share <= 1.0) {
+        issues.add(
+            format!("{path}.hedge_max_share"),
+            "a share of requests: greater than 0, at most 1",
+        );
+    }
     if s.num_retries > 10 {
         issues.add(format!("{path}.num_retries"), "at most 10");
     }

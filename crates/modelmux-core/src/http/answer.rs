@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::config::ProviderKind;
 use crate::dispatch::bridge::{self, BodyOptions};
 use crate::dispatch::stream::{self as dstream, StreamEnd};
-use crate::dispatch::{self, Attempt, WalkError, Walked};
+use crate::dispatch::{self, Attempt, Hedging, WalkError, Walked};
 use crate::error::{ClientFormat, GatewayError, describe};
 use crate::http::respond;
 use crate::ingress::Inbound;
@@ -190,17 +190,24 @@ async fn json_answer(
     let up = &state.upstreams;
     let format = inbound.format;
     let inbound = &inbound;
-    let result = dispatch::walk(&plan, &inbound.summary, &state.health, |cand, remaining| {
-        let prepared = prepare(&state, inbound, cand);
-        let timeout = plan.settings.timeout.min(remaining);
-        let target = cand.target.clone();
-        async move {
-            let (body, forward) = prepared?;
-            dispatch::call_json(up, &target, body, inbound, forward, timeout)
-                .await
-                .map(|a| (a, None))
-        }
-    })
+    let hedging = Hedging::of(&plan.settings, &state.hedges, &plan.route, false);
+    let result = dispatch::walk(
+        &plan,
+        &inbound.summary,
+        &state.health,
+        hedging,
+        |cand, remaining| {
+            let prepared = prepare(&state, inbound, cand);
+            let timeout = plan.settings.timeout.min(remaining);
+            let target = cand.target.clone();
+            async move {
+                let (body, forward) = prepared?;
+                dispatch::call_json(up, &target, body, inbound, forward, timeout)
+                    .await
+                    .map(|a| (a, None))
+            }
+        },
+    )
     .await;
     match result {
         Ok(Walked {
@@ -278,22 +285,29 @@ async fn stream_answer(
     let up = &state.upstreams;
     let format = inbound.format;
     let include_usage = inbound.summary.include_usage;
-    let result = dispatch::walk(&plan, &inbound.summary, &state.health, |cand, remaining| {
-        let prepared = prepare(&state, &inbound, cand);
-        let timeout = plan.settings.timeout.min(remaining);
-        let ttft = plan.settings.ttft_timeout.min(remaining);
-        let target = cand.target.clone();
-        let endpoint = up.format_for(&target.provider, format);
-        let pipe = bridge::pipe(&inbound, endpoint, target.model.as_str(), include_usage);
-        async move {
-            let (body, forward) = prepared?;
-            let t0 = tokio::time::Instant::now();
-            let sent = up.send(&target, body, true, forward, endpoint);
-            dstream::open(sent, pipe, timeout, ttft)
-                .await
-                .map(|s| (s, Some(t0.elapsed())))
-        }
-    })
+    let hedging = Hedging::of(&plan.settings, &state.hedges, &plan.route, true);
+    let result = dispatch::walk(
+        &plan,
+        &inbound.summary,
+        &state.health,
+        hedging,
+        |cand, remaining| {
+            let prepared = prepare(&state, &inbound, cand);
+            let timeout = plan.settings.timeout.min(remaining);
+            let ttft = plan.settings.ttft_timeout.min(remaining);
+            let target = cand.target.clone();
+            let endpoint = up.format_for(&target.provider, format);
+            let pipe = bridge::pipe(&inbound, endpoint, target.model.as_str(), include_usage);
+            async move {
+                let (body, forward) = prepared?;
+                let t0 = tokio::time::Instant::now();
+                let sent = up.send(&target, body, true, forward, endpoint);
+                dstream::open(sent, pipe, timeout, ttft)
+                    .await
+                    .map(|s| (s, Some(t0.elapsed())))
+            }
+        },
+    )
     .await;
     let Walked {
         answer: open,

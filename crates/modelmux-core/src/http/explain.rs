@@ -87,6 +87,9 @@ async fn explain_inner(
             "ttft_timeout_ms": s.ttft_timeout.as_millis() as u64,
             "max_retry_after_ms": s.max_retry_after.as_millis() as u64,
             "worst_case_upstream_calls": worst,
+            "hedge_after": s.hedge_after.map(|h| h.to_string()),
+            "hedge_max_share": s.hedge_after.map(|_| s.hedge_max_share),
+            "max_concurrent_upstream_calls": if s.hedge_after.is_some() && plan.candidates.len() > 1 { 2 } else { 1 },
         },
     }))
 }

@@ -58,10 +58,14 @@ pub fn send(
         .map(|a| AttemptRecord {
             target: a.target.to_string(),
             status: a.status,
-            error: a.error.map(|k| k.as_str().to_owned()),
+            error: match a.error {
+                Some(k) => Some(k.as_str().to_owned()),
+                None if a.cancelled => Some("cancelled".to_owned()),
+                None => None,
+            },
             latency_ms: a.latency.as_millis() as u64,
             ttft_ms: a.ttft.map(|t| t.as_millis() as u64),
-            hedge: false,
+            hedge: a.hedge,
         })
         .collect();
     r.target = if outcome.status == 200 {
