@@ -38,9 +38,10 @@ struct Inner {
     ttfts: VecDeque<f64>,
     /// p95 of `ttfts`, kept current as samples arrive (decisions read it often).
     p95_ttft_ms: Option<f64>,
-    /// Whole-answer latencies of non-streaming calls, and their p95 (hedge delays).
+    /// Whole-answer latencies of non-streaming calls, for their p95 (hedge delays),
+    /// worked out when asked for and kept until the next sample.
     latencies: VecDeque<f64>,
-    p95_latency_ms: Option<f64>,
+    p95_latency_ms: Option<Option<f64>>,
     calls: u64,
     failures: u64,
     limits: RateLimits,
@@ -221,7 +222,7 @@ impl Health {
                 g.p95_ttft_ms = p95(&g.ttfts);
             } else {
                 push(&mut g.latencies, latency.as_secs_f64() * 1e3, TTFT_SAMPLES);
-                g.p95_latency_ms = p95(&g.latencies);
+                g.p95_latency_ms = None;
             }
         });
     }
@@ -278,7 +279,7 @@ impl Health {
             if stream {
                 g.p95_ttft_ms
             } else {
-                g.p95_latency_ms
+                *g.p95_latency_ms.get_or_insert_with(|| p95(&g.latencies))
             }
         })?;
         Some(Duration::from_secs_f64(ms / 1e3))

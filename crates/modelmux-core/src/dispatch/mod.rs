@@ -233,7 +233,8 @@ where
             let outcome = match partner {
                 None => run(health, &cand.target, call(cand, remaining)).await,
                 Some((h, j, delay)) => {
-                    let race = race(
+                    // Boxed: only hedging requests pay for the race's state.
+                    let race = Box::pin(race(
                         plan,
                         summary,
                         health,
@@ -242,7 +243,7 @@ where
                         (j, delay, h.budget),
                         deadline,
                         &mut call,
-                    )
+                    ))
                     .await;
                     match race {
                         Ok(walked) => return Ok(walked),

@@ -135,10 +135,15 @@ pub async fn answer(
         }
         None => None,
     };
+    // Boxed: each is a large state machine, and axum moves the handler's future (all of it
+    // inlined otherwise) into a box of its own on every request.
     if stream {
-        stream_answer(state, inbound, plan, meta, started, admission).await
+        Box::pin(stream_answer(
+            state, inbound, plan, meta, started, admission,
+        ))
+        .await
     } else {
-        json_answer(state, inbound, plan, meta, started, admission).await
+        Box::pin(json_answer(state, inbound, plan, meta, started, admission)).await
     }
 }
 

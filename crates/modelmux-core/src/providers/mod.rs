@@ -125,6 +125,9 @@ pub fn http_client() -> Result<reqwest::Client, String> {
         .tcp_nodelay(true)
         .tcp_keepalive(Duration::from_secs(30))
         .connect_timeout(Duration::from_secs(10))
+        // A provider that redirects is misconfigured; following would resend the key to
+        // another address.
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("modelmux/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))

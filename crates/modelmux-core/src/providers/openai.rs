@@ -12,6 +12,9 @@ use crate::ids::ModelId;
 pub(super) struct OpenAiProvider {
     config: ProviderConfig,
     chat_url: String,
+    /// The chat and Responses URLs parsed once, when they do not depend on the model
+    /// (parsing a URL per request is a measurable share of a request's cost).
+    parsed: Option<(reqwest::Url, reqwest::Url)>,
     auth: Option<(HeaderName, HeaderValue)>,
 }
 
@@ -29,8 +32,18 @@ impl OpenAiProvider {
             v.set_sensitive(true);
             Some((name, v))
         });
+        let chat_url = format!("{}/chat/completions", config.base_url);
+        let per_model = config.kind == ProviderKind::Azure && config.api_version.is_some();
+        let parsed = match (
+            reqwest::Url::parse(&chat_url),
+            reqwest::Url::parse(&format!("{}/responses", config.base_url)),
+        ) {
+            (Ok(chat), Ok(responses)) if !per_model => Some((chat, responses)),
+            _ => None,
+        };
         Self {
-            chat_url: format!("{}/chat/completions", config.base_url),
+            chat_url,
+            parsed,
             config: config.clone(),
             auth,
         }
@@ -56,13 +69,12 @@ impl OpenAiProvider {
         stream: bool,
         responses: bool,
     ) -> reqwest::RequestBuilder {
-        let url = if responses {
-            format!("{}/responses", self.config.base_url)
-        } else {
-            self.url(model)
+        let req = match (&self.parsed, responses) {
+            (Some((_, url)), true) | (Some((url, _)), false) => client.post(url.clone()),
+            (None, true) => client.post(format!("{}/responses", self.config.base_url)),
+            (None, false) => client.post(self.url(model)),
         };
-        let mut req = client
-            .post(url)
+        let mut req = req
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(
                 http::header::ACCEPT,
