@@ -1,0 +1,203 @@
+//! Circuit state shared through Redis: two gateway instances on one Redis (and one key
+//! prefix), the simulator failing one target. After instance A has seen the failures,
+//! instance B routes away from that target without having seen a failure itself; failures
+//! split between the instances open the circuit together although neither saw enough; and an
+//! unreachable Redis leaves each instance its own breaker, said so in `/v1/health/targets`.
+//! Tests that need Redis read `REDIS_URL` and say they are skipped without it; each uses its
+//! own prefix. Real time: Redis keeps its own clock, so the waits are short and bounded.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "a test: a failed unwrap is the test failing"
+)]
+
+mod common;
+mod keys_support;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use keys_support::{clear_prefix, redis_url, unique_prefix};
+use modelmux_core::RunningGateway;
+use modelmux_sim::{Behaviour, SimHandle};
+use serde_json::Value;
+
+/// Always answers 503.
+fn broken() -> Behaviour {
+    Behaviour {
+        fault_rate: 1.0,
+        ..Behaviour::default()
+    }
+}
+
+/// Route `r` over a/m (broken) then b/m (healthy); the breaker opens at half of at least 4.
+fn toml(a: &SimHandle, b: &SimHandle, redis: &str, prefix: &str) -> String {
+    format!(
+        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\", \"b/m\"]\nnum_retries = 0\n\
+         [health]\nmin_calls = 4\nwindow = 10\nfailure_rate = 0.5\nopen_for = \"30s\"\n\
+         sync_interval = \"100ms\"\n\
+         [keys]\nredis_url = \"{redis}\"\nredis_prefix = \"{prefix}\"\nredis_timeout = \"1s\"\n",
+        providers(&[("a", a), ("b", b)])
+    )
+}
+
+async fn health(gw: &RunningGateway) -> Value {
+    json_of(
+        client()
+            .get(format!("{}/v1/health/targets", gw.url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+fn state_of(h: &Value, target: &str) -> String {
+    h["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == target)
+        .map(|t| t["state"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{target} not in {h}"))
+}
+
+/// Polls `gw` until `target` is open there; how long it took, or a panic after `limit`.
+async fn until_open(gw: &RunningGateway, target: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let h = health(gw).await;
+        if state_of(&h, target) == "open" {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{target} not open after {limit:?}: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `n` requests to `gw`, each answered by b/m after a/m failed (or was skipped).
+async fn through(gw: &RunningGateway, n: usize) {
+    for _ in 0..n {
+        let resp = post(gw, &chat("r")).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-modelmux-target"), "b/m");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_circuit_opened_by_one_instance_is_open_on_the_other() {
+    let Some(url) = redis_url("a_circuit_opened_by_one_instance_is_open_on_the_other") else {
+        return;
+    };
+    let prefix = unique_prefix("circuit");
+    let a = sim(&[("m", broken())]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let gw_a = gateway(&toml(&a, &b, &url, &prefix)).await;
+    let gw_b = gateway(&toml(&a, &b, &url, &prefix)).await;
+    // B has routed before: a/m is closed there and first in line.
+    assert_eq!(state_of(&health(&gw_b).await, "a/m"), "closed");
+
+    through(&gw_a, 4).await;
+    assert_eq!(a.requests("m"), 4);
+    assert_eq!(state_of(&health(&gw_a).await, "a/m"), "open");
+    let seen = until_open(&gw_b, "a/m", Duration::from_secs(3)).await;
+    eprintln!("instance B saw the circuit A opened after {seen:?} (sync_interval 100ms)");
+
+    // B routes away from a/m without having called it.
+    for _ in 0..5 {
+        let resp = post(&gw_b, &chat("r")).await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-modelmux-target"), "b/m");
+        assert_eq!(header(&resp, "x-modelmux-attempts"), "1");
+    }
+    assert_eq!(a.requests("m"), 4, "no call to a/m from B");
+    let h = health(&gw_b).await;
+    let flaky = h["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "a/m")
+        .unwrap();
+    assert_eq!(flaky["failures"], 0, "B saw no failure itself: {h}");
+    assert_eq!(h["shared"]["state"], "connected", "{h}");
+    assert!(h["shared"]["opened_by_peers"].as_u64().unwrap() >= 1, "{h}");
+    assert_eq!(h["shared"]["redis_errors"], 0, "{h}");
+    let ha = health(&gw_a).await;
+    assert_eq!(
+        ha["shared"]["outcomes_shared"], 8,
+        "4 failures, 4 successes: {ha}"
+    );
+
+    gw_a.shutdown().await.unwrap();
+    gw_b.shutdown().await.unwrap();
+    clear_prefix(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_split_between_instances_open_one_circuit() {
+    let Some(url) = redis_url("failures_split_between_instances_open_one_circuit") else {
+        return;
+    };
+    let prefix = unique_prefix("split");
+    let a = sim(&[("m", broken())]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let gw_a = gateway(&toml(&a, &b, &url, &prefix)).await;
+    let gw_b = gateway(&toml(&a, &b, &url, &prefix)).await;
+    // Two failures each: below min_calls on either instance, four on Redis.
+    through(&gw_a, 2).await;
+    through(&gw_b, 2).await;
+    assert_eq!(a.requests("m"), 4);
+    until_open(&gw_a, "a/m", Duration::from_secs(3)).await;
+    until_open(&gw_b, "a/m", Duration::from_secs(3)).await;
+    through(&gw_a, 2).await;
+    through(&gw_b, 2).await;
+    assert_eq!(a.requests("m"), 4, "open on both");
+    gw_a.shutdown().await.unwrap();
+    gw_b.shutdown().await.unwrap();
+    clear_prefix(&url, &prefix).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_leaves_the_local_breaker_working() {
+    // Nothing listens on port 1: every Redis call fails at once.
+    let a = sim(&[("m", broken())]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let gw = gateway(&toml(&a, &b, "redis://127.0.0.1:1", "unreachable")).await;
+    through(&gw, 4).await;
+    let h = health(&gw).await;
+    assert_eq!(state_of(&h, "a/m"), "open", "the local breaker opened: {h}");
+    // The reporting task met the outage on its own time; wait for it, bounded.
+    let start = Instant::now();
+    let h = loop {
+        let h = health(&gw).await;
+        if h["shared"]["state"] == "local" || start.elapsed() > Duration::from_secs(3) {
+            break h;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(h["shared"]["state"], "local", "{h}");
+    assert!(h["shared"]["redis_errors"].as_u64().unwrap() >= 1, "{h}");
+    assert!(
+        h["shared"]["outcomes_unshared"].as_u64().unwrap() >= 1,
+        "{h}"
+    );
+    through(&gw, 2).await;
+    assert_eq!(a.requests("m"), 4, "still open");
+    let ready = json_of(
+        client()
+            .get(format!("{}/readyz", gw.url()))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["shared_health"]["state"], "local", "{ready}");
+    gw.shutdown().await.unwrap();
+}
