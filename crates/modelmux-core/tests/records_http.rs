@@ -1,0 +1,294 @@
+//! Records through HTTP: every request that reaches the gateway leaves one. Early rejections
+//! (unknown path, wrong method, bad key, too large, malformed body) are recorded with their
+//! status and error kind, and the response carries the request id to find it; health probes
+//! are not. Shutdown under load (JSON and streams against a slow provider, more requests
+//! arriving while it drains) completes every request in flight and loses no record. Records
+//! go to SQLite in a temporary directory and are read back after the gateway has stopped.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr,
+    reason = "a test: a failed unwrap is the test failing"
+)]
+
+mod common;
+mod store_support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::*;
+use modelmux_core::records::{SqliteStore, Store};
+use modelmux_sim::Behaviour;
+use serde_json::json;
+use store_support::TempDir;
+use tokio::net::TcpListener;
+
+fn sqlite(dir: &TempDir) -> String {
+    format!(
+        "[store]\nkind = \"sqlite\"\ndata_dir = \"{}\"\nflush_interval = \"20ms\"\n",
+        dir.path().display()
+    )
+}
+
+async fn stored(dir: &TempDir) -> SqliteStore {
+    SqliteStore::open(&dir.path().join("records.sqlite"))
+        .await
+        .unwrap()
+}
+
+fn request_id(resp: &reqwest::Response) -> String {
+    let id = header(resp, "x-modelmux-request-id");
+    assert!(!id.is_empty(), "no request id on {}", resp.status());
+    id
+}
+
+#[tokio::test]
+async fn early_rejections_leave_a_record_with_status_and_kind() {
+    let dir = TempDir::new("rejections");
+    let a = sim(&[("m", Behaviour::default())]).await;
+    let gw = gateway(&format!(
+        "[server]\nmaster_keys = [\"mk-right\"]\nmax_body_bytes = 2048\n{}\n\
+         [[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{}",
+        providers(&[("a", &a)]),
+        sqlite(&dir)
+    ))
+    .await;
+    let c = client();
+    let url = |p: &str| format!("{}{p}", gw.url());
+    let good = chat("r").to_string();
+    let big = json!({"model": "r", "messages": [{"role": "user", "content": "x".repeat(4000)}]})
+        .to_string();
+    // (what, response, status, error kind, client format)
+    let mut cases = Vec::new();
+    let mut case = |what: &'static str, resp: reqwest::Response, kind: &'static str, fmt| {
+        cases.push((what, resp.status().as_u16(), request_id(&resp), kind, fmt));
+    };
+    let resp = c.get(url("/v2/nowhere")).send().await.unwrap();
+    case("unknown path", resp, "not_found", "openai");
+    let resp = c.get(url("/v1/chat/completions")).send().await.unwrap();
+    case("wrong method", resp, "method_not_allowed", "openai");
+    let resp = c
+        .post(url("/v1/chat/completions"))
+        .bearer_auth("mk-wrong")
+        .body(good.clone())
+        .send()
+        .await
+        .unwrap();
+    case("bad key", resp, "unauthorized", "openai");
+    let resp = c
+        .post(url("/v1/chat/completions"))
+        .bearer_auth("mk-right")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    case("too large", resp, "too_large", "openai");
+    let resp = c
+        .post(url("/v1/chat/completions"))
+        .bearer_auth("mk-right")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    case("malformed", resp, "invalid_request", "openai");
+    let resp = c
+        .post(url("/v1/messages"))
+        .bearer_auth("mk-right")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
+    case("malformed messages", resp, "invalid_request", "anthropic");
+    let resp = c.get(url("/v1/models")).send().await.unwrap();
+    case("models without a key", resp, "unauthorized", "openai");
+    let resp = c
+        .post(url("/v1/route/explain"))
+        .bearer_auth("mk-right")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    case("malformed explain", resp, "invalid_request", "openai");
+    let resp = c
+        .get(url("/v1/responses/resp_nope"))
+        .bearer_auth("mk-right")
+        .send()
+        .await
+        .unwrap();
+    case("unknown stored response", resp, "not_found", "responses");
+    let resp = c
+        .post(url("/v1/chat/completions"))
+        .bearer_auth("mk-right")
+        .body(good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answered = request_id(&resp);
+    // Probes leave nothing.
+    for p in ["/healthz", "/readyz"] {
+        let resp = c.get(url(p)).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(header(&resp, "x-modelmux-request-id"), "");
+    }
+    gw.shutdown().await.unwrap();
+
+    let store = stored(&dir).await;
+    for (what, status, id, kind, fmt) in &cases {
+        let r = store
+            .get(id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{what}: no record {id}"));
+        assert_eq!(r.status, Some(*status), "{what}");
+        assert_eq!(r.error.as_deref(), Some(*kind), "{what}");
+        assert_eq!(r.client_format, *fmt, "{what}");
+        assert!(r.attempts.is_empty(), "{what}");
+    }
+    let statuses: Vec<u16> = cases.iter().map(|c| c.1).collect();
+    assert_eq!(statuses, [404, 405, 401, 413, 400, 400, 401, 400, 404]);
+    assert_eq!(
+        store.get(&answered).await.unwrap().unwrap().status,
+        Some(200)
+    );
+    assert_eq!(store.count().await.unwrap(), cases.len() as u64 + 1);
+}
+
+/// One request's end as the client saw it.
+#[derive(Debug)]
+struct Seen {
+    id: String,
+    status: u16,
+    stream: bool,
+    complete: bool,
+}
+
+async fn one(c: reqwest::Client, url: String, stream: bool) -> Option<Seen> {
+    let body = if stream {
+        chat_stream("r", true)
+    } else {
+        chat("r")
+    };
+    // A request the closing listener refused never reached the gateway.
+    let resp = c
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .ok()?;
+    let id = header(&resp, "x-modelmux-request-id");
+    let status = resp.status().as_u16();
+    let text = body_text(resp).await;
+    let complete = if stream {
+        text.trim_end().ends_with("data: [DONE]")
+    } else {
+        serde_json::from_str::<serde_json::Value>(&text).is_ok_and(|v| v["choices"].is_array())
+    };
+    Some(Seen {
+        id,
+        status,
+        stream,
+        complete,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_under_load_drains_and_loses_no_record() {
+    let dir = TempDir::new("sigterm");
+    let slow = Behaviour {
+        latency_ms: 300,
+        ttft_ms: 50,
+        tokens_per_second: 40.0,
+        output_tokens: 12,
+        ..Behaviour::default()
+    };
+    let a = sim(&[("m", slow)]).await;
+    let config = config(&format!(
+        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\nnum_retries = 0\n{}",
+        providers(&[("a", &a)]),
+        sqlite(&dir)
+    ));
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let url = format!(
+        "http://{}/v1/chat/completions",
+        listener.local_addr().unwrap()
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(modelmux_core::serve(listener, config, async move {
+        let _ = stopped.await;
+    }));
+
+    const LOAD: usize = 80;
+    let c = client();
+    let mut tasks = Vec::new();
+    for i in 0..LOAD {
+        tasks.push(tokio::spawn(one(c.clone(), url.clone(), i % 2 == 1)));
+    }
+    // Shut down once every request is with the provider, none answered yet.
+    let t0 = std::time::Instant::now();
+    while a.requests("m") < LOAD as u64 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "load never arrived");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.send(()).unwrap();
+    // More clients arrive while it drains: refused, or answered and recorded.
+    let late_client = client();
+    let mut late = Vec::new();
+    for i in 0..20 {
+        late.push(tokio::spawn(one(
+            late_client.clone(),
+            url.clone(),
+            i % 2 == 0,
+        )));
+    }
+    let drained = tokio::time::timeout(Duration::from_secs(20), server)
+        .await
+        .expect("shutdown drained within 20s")
+        .unwrap();
+    drained.unwrap();
+    eprintln!("shutdown drained {LOAD} requests in {:?}", t0.elapsed());
+
+    let mut seen = Vec::new();
+    for t in tasks {
+        let s = t.await.unwrap().expect("a request in flight was answered");
+        assert_eq!(s.status, 200, "{s:?}");
+        assert!(s.complete, "in flight at shutdown and cut: {s:?}");
+        seen.push(s);
+    }
+    let mut refused = 0;
+    for t in late {
+        match t.await.unwrap() {
+            Some(s) => seen.push(s),
+            None => refused += 1,
+        }
+    }
+    eprintln!(
+        "late arrivals: {} answered, {refused} refused",
+        seen.len() - LOAD
+    );
+
+    let store = stored(&dir).await;
+    let mut by_id = HashMap::new();
+    for s in &seen {
+        let r = store
+            .get(&s.id)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("lost the record of {s:?}"));
+        assert_eq!(r.status, Some(s.status), "{s:?}");
+        if s.stream && s.status == 200 {
+            assert!(r.stream.as_ref().is_some_and(|o| o.completed), "{r:?}");
+        }
+        by_id.insert(s.id.clone(), r);
+    }
+    assert_eq!(by_id.len(), seen.len(), "request ids are unique");
+    assert_eq!(
+        store.count().await.unwrap(),
+        seen.len() as u64,
+        "one record per request that reached the gateway, no more"
+    );
+}
