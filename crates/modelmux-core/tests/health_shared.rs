@@ -1,8 +1,9 @@
 //! Circuit state shared through Redis: two gateway instances on one Redis (and one key
 //! prefix), the simulator failing one target. After instance A has seen the failures,
 //! instance B routes away from that target without having seen a failure itself; failures
-//! split between the instances open the circuit together although neither saw enough; and an
-//! unreachable Redis leaves each instance its own breaker, said so in `/v1/health/targets`.
+//! split between the instances open the circuit together although neither saw enough; a
+//! failed half-open probe on one instance reopens for twice as long on both; a Retry-After
+//! cooldown is shared; and an unreachable Redis leaves each instance its own breaker, said so in `/v1/health/targets`.
 //! Tests that need Redis read `REDIS_URL` and say they are skipped without it; each uses its
 //! own prefix. Real time: Redis keeps its own clock, so the waits are short and bounded.
 
@@ -67,15 +68,19 @@ fn state_of(h: &Value, target: &str) -> String {
 
 /// Polls `gw` until `target` is open there; how long it took, or a panic after `limit`.
 async fn until_open(gw: &RunningGateway, target: &str, limit: Duration) -> Duration {
+    until_state(gw, target, "open", limit).await
+}
+
+async fn until_state(gw: &RunningGateway, target: &str, state: &str, limit: Duration) -> Duration {
     let start = Instant::now();
     loop {
         let h = health(gw).await;
-        if state_of(&h, target) == "open" {
+        if state_of(&h, target) == state {
             return start.elapsed();
         }
         assert!(
             start.elapsed() < limit,
-            "{target} not open after {limit:?}: {h}"
+            "{target} not {state} after {limit:?}: {h}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -158,6 +163,60 @@ async fn failures_split_between_instances_open_one_circuit() {
     through(&gw_a, 2).await;
     through(&gw_b, 2).await;
     assert_eq!(a.requests("m"), 4, "open on both");
+    gw_a.shutdown().await.unwrap();
+    gw_b.shutdown().await.unwrap();
+    clear_prefix(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_probe_on_one_instance_reopens_for_longer_on_both() {
+    let Some(url) = redis_url("a_failed_probe_on_one_instance_reopens_for_longer_on_both") else {
+        return;
+    };
+    let prefix = unique_prefix("probe");
+    let a = sim(&[("m", broken())]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let toml = toml(&a, &b, &url, &prefix).replace("\"30s\"", "\"600ms\"");
+    let gw_a = gateway(&toml).await;
+    let gw_b = gateway(&toml).await;
+    through(&gw_a, 4).await;
+    until_open(&gw_b, "a/m", Duration::from_secs(3)).await;
+    // The opening ends; B probes a/m, which fails: the second opening lasts 1.2s.
+    until_state(&gw_b, "a/m", "half_open", Duration::from_secs(3)).await;
+    through(&gw_b, 1).await;
+    assert_eq!(a.requests("m"), 5, "B's probe");
+    let probed = Instant::now();
+    until_open(&gw_a, "a/m", Duration::from_secs(1)).await;
+    // Past a first opening's 600ms, A (which never probed) still holds it open.
+    tokio::time::sleep(Duration::from_millis(700).saturating_sub(probed.elapsed())).await;
+    assert_eq!(state_of(&health(&gw_a).await, "a/m"), "open");
+    through(&gw_a, 1).await;
+    assert_eq!(a.requests("m"), 5, "no call while open");
+    gw_a.shutdown().await.unwrap();
+    gw_b.shutdown().await.unwrap();
+    clear_prefix(&url, &prefix).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_cooldown_is_shared() {
+    let Some(url) = redis_url("a_retry_after_cooldown_is_shared") else {
+        return;
+    };
+    let prefix = unique_prefix("cooldown");
+    let a = sim(&[("m", faulty(&["429:retry-after=20"]))]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let gw_a = gateway(&toml(&a, &b, &url, &prefix)).await;
+    let gw_b = gateway(&toml(&a, &b, &url, &prefix)).await;
+    // 20s is beyond max_retry_after: A moves on to b/m at once and cools a/m down.
+    through(&gw_a, 1).await;
+    assert_eq!(state_of(&health(&gw_a).await, "a/m"), "cooling_down");
+    until_state(&gw_b, "a/m", "cooling_down", Duration::from_secs(3)).await;
+    for _ in 0..3 {
+        let resp = post(&gw_b, &chat("r")).await;
+        assert_eq!(header(&resp, "x-modelmux-target"), "b/m");
+        assert_eq!(header(&resp, "x-modelmux-attempts"), "1");
+    }
+    assert_eq!(a.requests("m"), 1);
     gw_a.shutdown().await.unwrap();
     gw_b.shutdown().await.unwrap();
     clear_prefix(&url, &prefix).await;

@@ -166,14 +166,20 @@ struct Seen {
     complete: bool,
 }
 
-async fn one(c: reqwest::Client, url: String, stream: bool) -> Option<Seen> {
+async fn one(
+    c: reqwest::Client,
+    url: String,
+    model: &str,
+    stream: bool,
+    first_chunk: Option<tokio::sync::mpsc::Sender<()>>,
+) -> Option<Seen> {
     let body = if stream {
-        chat_stream("r", true)
+        chat_stream(model, true)
     } else {
-        chat("r")
+        chat(model)
     };
     // A request the closing listener refused never reached the gateway.
-    let resp = c
+    let mut resp = c
         .post(url)
         .header("content-type", "application/json")
         .body(body.to_string())
@@ -182,7 +188,14 @@ async fn one(c: reqwest::Client, url: String, stream: bool) -> Option<Seen> {
         .ok()?;
     let id = header(&resp, "x-modelmux-request-id");
     let status = resp.status().as_u16();
-    let text = body_text(resp).await;
+    let mut text = String::new();
+    // A body cut short ends the loop with an error: `complete` stays false.
+    while let Ok(Some(chunk)) = resp.chunk().await {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        if let Some(tx) = &first_chunk {
+            let _ = tx.try_send(());
+        }
+    }
     let complete = if stream {
         text.trim_end().ends_with("data: [DONE]")
     } else {
@@ -206,9 +219,16 @@ async fn shutdown_under_load_drains_and_loses_no_record() {
         output_tokens: 12,
         ..Behaviour::default()
     };
-    let a = sim(&[("m", slow)]).await;
+    // Streams that take over a second once started: mid-body when the shutdown comes.
+    let long = Behaviour {
+        tokens_per_second: 10.0,
+        output_tokens: 12,
+        ..Behaviour::default()
+    };
+    let a = sim(&[("m", slow), ("s", long)]).await;
     let config = config(&format!(
-        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\nnum_retries = 0\n{}",
+        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\nnum_retries = 0\n\
+         [[routes]]\nname = \"long\"\ntargets = [\"a/s\"]\nnum_retries = 0\n{}",
         providers(&[("a", &a)]),
         sqlite(&dir)
     ));
@@ -222,13 +242,35 @@ async fn shutdown_under_load_drains_and_loses_no_record() {
         let _ = stopped.await;
     }));
 
+    const LONG: usize = 10;
     const LOAD: usize = 80;
     let c = client();
     let mut tasks = Vec::new();
-    for i in 0..LOAD {
-        tasks.push(tokio::spawn(one(c.clone(), url.clone(), i % 2 == 1)));
+    let (started, mut first_chunks) = tokio::sync::mpsc::channel(1024);
+    for _ in 0..LONG {
+        let started = Some(started.clone());
+        tasks.push(tokio::spawn(one(
+            c.clone(),
+            url.clone(),
+            "long",
+            true,
+            started,
+        )));
     }
-    // Shut down once every request is with the provider, none answered yet.
+    for _ in 0..LONG {
+        first_chunks.recv().await.unwrap();
+    }
+    for i in 0..LOAD {
+        tasks.push(tokio::spawn(one(
+            c.clone(),
+            url.clone(),
+            "r",
+            i % 2 == 1,
+            None,
+        )));
+    }
+    // Shut down once every request is with the provider: the long streams mid-body, the
+    // others waiting for their headers.
     let t0 = std::time::Instant::now();
     while a.requests("m") < LOAD as u64 {
         assert!(t0.elapsed() < Duration::from_secs(10), "load never arrived");
@@ -242,7 +284,9 @@ async fn shutdown_under_load_drains_and_loses_no_record() {
         late.push(tokio::spawn(one(
             late_client.clone(),
             url.clone(),
+            "r",
             i % 2 == 0,
+            None,
         )));
     }
     let drained = tokio::time::timeout(Duration::from_secs(20), server)
@@ -250,7 +294,11 @@ async fn shutdown_under_load_drains_and_loses_no_record() {
         .expect("shutdown drained within 20s")
         .unwrap();
     drained.unwrap();
-    eprintln!("shutdown drained {LOAD} requests in {:?}", t0.elapsed());
+    eprintln!(
+        "shutdown drained {} requests in {:?}",
+        LOAD + LONG,
+        t0.elapsed()
+    );
 
     let mut seen = Vec::new();
     for t in tasks {
@@ -268,7 +316,7 @@ async fn shutdown_under_load_drains_and_loses_no_record() {
     }
     eprintln!(
         "late arrivals: {} answered, {refused} refused",
-        seen.len() - LOAD
+        seen.len() - LOAD - LONG
     );
 
     let store = stored(&dir).await;
