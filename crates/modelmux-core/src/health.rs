@@ -174,17 +174,24 @@ impl Health {
 
     /// Applies what the instances decided together: a circuit open on Redis is open here
     /// (a probe in flight here is left to finish), a shared cooldown cools down here. A
-    /// circuit closed on Redis changes nothing: the local breaker still works alone.
-    pub fn apply_shared(&self, t: &TargetRef, s: shared::SharedCircuit) {
+    /// circuit closed on Redis changes nothing: the local breaker still works alone. True when
+    /// this opened a circuit that was not open here.
+    pub fn apply_shared(&self, t: &TargetRef, s: shared::SharedCircuit) -> bool {
         self.with(t, |g| {
             let now = Instant::now();
+            let mut opened = false;
             if !s.open_for.is_zero() {
                 let until = now + s.open_for;
                 match g.circuit {
                     Circuit::Closed | Circuit::HalfOpen { probing: false } => {
                         g.circuit = Circuit::Open { until };
+                        opened = true;
                     }
-                    Circuit::Open { until: u } if u < until => g.circuit = Circuit::Open { until },
+                    Circuit::Open { until: u } if u < until => {
+                        // An opening that ended here but not yet on Redis counts as new.
+                        opened = u <= now;
+                        g.circuit = Circuit::Open { until };
+                    }
                     _ => {}
                 }
                 g.open_count = g.open_count.max(s.opens);
@@ -195,7 +202,8 @@ impl Health {
                     g.cooldown_until = Some(until);
                 }
             }
-        });
+            opened
+        })
     }
 
     /// Every target seen so far.

@@ -353,9 +353,7 @@ impl Shared {
                     if c == SharedCircuit::default() {
                         continue;
                     }
-                    let was_open = !c.open_for.is_zero() && health.view(t).state == "open";
-                    health.apply_shared(t, c);
-                    if !c.open_for.is_zero() && !was_open && health.view(t).state == "open" {
+                    if health.apply_shared(t, c) {
                         self.status.opened_by_peers.fetch_add(1, Ordering::Relaxed);
                     }
                 }
@@ -469,12 +467,13 @@ mod tests {
             opens: 2,
             cooldown_for: Duration::ZERO,
         };
-        h.apply_shared(&t(), open);
+        assert!(h.apply_shared(&t(), open), "opened here");
         assert_eq!(h.view(&t()).state, "open");
+        assert!(!h.apply_shared(&t(), open), "already open");
         tokio::time::advance(Duration::from_secs(11)).await;
         assert_eq!(h.view(&t()).state, "half_open");
         let probe = h.begin(&t());
-        h.apply_shared(&t(), open);
+        assert!(!h.apply_shared(&t(), open));
         assert_eq!(
             (h.view(&t()).state, h.view(&t()).available),
             ("half_open", false),
