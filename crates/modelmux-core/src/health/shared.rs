@@ -14,94 +14,29 @@
 //! hash tag (`{prefix:health}`), so both scripts run on a Redis Cluster too.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::Health;
 use crate::config::HealthSettings;
 use crate::ids::TargetRef;
+use lua::{READ, REPORT};
+pub use status::SharedStatus;
+use status::Status;
+
+mod lua;
+mod status;
 
 /// Outcomes waiting to be sent; beyond this they are dropped (and counted).
 const QUEUE: usize = 8192;
 /// Outcomes sent in one script call at most.
 const MAX_BATCH: usize = 1024;
-/// How long Redis is left alone after a failure.
-const BACKOFF: Duration = Duration::from_secs(1);
-
-/// KEYS: per target, its outcome window (a string of `1` ok / `0` failed, oldest first) and
-/// its state hash. ARGV: window, min_calls, failure rate (ppm), open_for ms, key ttl ms, then
-/// per target its new outcomes (same alphabet) and the longest Retry-After among them (ms,
-/// 0 = none). Returns per target {open ms left, consecutive openings, cooldown ms left}.
-const REPORT: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(ARGV[1])
-local min_calls = tonumber(ARGV[2])
-local rate = tonumber(ARGV[3])
-local open_for = tonumber(ARGV[4])
-local ttl = ARGV[5]
-local out = {}
-for i = 1, #KEYS / 2 do
-  local wk, sk = KEYS[2 * i - 1], KEYS[2 * i]
-  local seq = ARGV[4 + 2 * i]
-  local retry = tonumber(ARGV[5 + 2 * i])
-  local w = redis.call('GET', wk) or ''
-  local st = redis.call('HMGET', sk, 'open_until', 'opens', 'cooldown_until')
-  local open_until = tonumber(st[1]) or 0
-  local opens = tonumber(st[2]) or 0
-  local cooldown = tonumber(st[3]) or 0
-  for j = 1, #seq do
-    local ok = string.sub(seq, j, j) == '1'
-    w = w .. (ok and '1' or '0')
-    if #w > window then w = string.sub(w, #w - window + 1) end
-    -- While the circuit is open, late outcomes only fill the window.
-    if now >= open_until then
-      if ok then
-        opens = 0
-        cooldown = 0
-      else
-        local _, fails = string.gsub(w, '0', '')
-        -- opens > 0 with open_until passed is half-open: one failure opens it again.
-        if opens > 0 or (#w >= min_calls and fails * 1000000 >= rate * #w) then
-          opens = opens + 1
-          local factor = 1
-          for _ = 2, math.min(opens, 4) do factor = factor * 2 end
-          open_until = now + open_for * factor
-        end
-      end
-    end
-  end
-  if retry > 0 and now + retry > cooldown then cooldown = now + retry end
-  redis.call('SET', wk, w, 'PX', ttl)
-  redis.call('HSET', sk, 'open_until', open_until, 'opens', opens, 'cooldown_until', cooldown)
-  redis.call('PEXPIRE', sk, ttl)
-  out[#out + 1] = math.max(open_until - now, 0)
-  out[#out + 1] = opens
-  out[#out + 1] = math.max(cooldown - now, 0)
-end
-return out
-"#;
-
-/// KEYS: state hashes. Returns per key {open ms left, consecutive openings, cooldown ms left}.
-const READ: &str = r#"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-for i = 1, #KEYS do
-  local st = redis.call('HMGET', KEYS[i], 'open_until', 'opens', 'cooldown_until')
-  out[#out + 1] = math.max((tonumber(st[1]) or 0) - now, 0)
-  out[#out + 1] = tonumber(st[2]) or 0
-  out[#out + 1] = math.max((tonumber(st[3]) or 0) - now, 0)
-end
-return out
-"#;
 
 /// One target's shared circuit as Redis has it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,101 +66,6 @@ pub struct SharedConfig {
     pub prefix: String,
     pub timeout: Duration,
     pub sync_interval: Duration,
-}
-
-/// What `GET /v1/health/targets` and `/readyz` say about sharing.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SharedStatus {
-    /// `connected`, or `local` while Redis is unreachable (the local breaker decides alone).
-    pub state: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub down_for_ms: Option<u64>,
-    /// Redis calls that failed or timed out.
-    pub redis_errors: u64,
-    /// Outcomes sent to Redis.
-    pub outcomes_shared: u64,
-    /// Outcomes not shared: Redis unreachable, or the queue full.
-    pub outcomes_unshared: u64,
-    /// Reads of the shared state, and times one opened a circuit here that was closed here.
-    pub syncs: u64,
-    pub opened_by_peers: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_sync_ms_ago: Option<u64>,
-    pub sync_interval_ms: u64,
-}
-
-#[derive(Debug, Default)]
-struct Status {
-    down_since: Mutex<Option<Instant>>,
-    retry_at: Mutex<Option<Instant>>,
-    last_sync: Mutex<Option<Instant>>,
-    redis_errors: AtomicU64,
-    shared: AtomicU64,
-    unshared: AtomicU64,
-    syncs: AtomicU64,
-    opened_by_peers: AtomicU64,
-    sync_interval: Duration,
-}
-
-impl Status {
-    fn backing_off(&self) -> bool {
-        self.retry_at
-            .lock()
-            .ok()
-            .and_then(|g| *g)
-            .is_some_and(|t| Instant::now() < t)
-    }
-
-    fn failed(&self, error: &str) {
-        self.redis_errors.fetch_add(1, Ordering::Relaxed);
-        let now = Instant::now();
-        if let Ok(mut r) = self.retry_at.lock() {
-            *r = Some(now + BACKOFF);
-        }
-        let started = self.down_since.lock().is_ok_and(|mut d| {
-            let first = d.is_none();
-            d.get_or_insert(now);
-            first
-        });
-        if started {
-            tracing::warn!(
-                error,
-                "redis unreachable: circuit state is no longer shared; each instance's own breaker decides until it is back"
-            );
-        }
-    }
-
-    fn recovered(&self) {
-        let was = self.down_since.lock().ok().and_then(|mut d| d.take());
-        if let Some(since) = was {
-            tracing::info!(
-                down_for = ?since.elapsed(),
-                unshared = self.unshared.load(Ordering::Relaxed),
-                "redis reachable again: circuit state is shared across instances again"
-            );
-        }
-    }
-
-    fn view(&self) -> SharedStatus {
-        let down = self.down_since.lock().ok().and_then(|d| *d);
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        SharedStatus {
-            state: if down.is_some() { "local" } else { "connected" },
-            down_for_ms: down.map(|d| ms(d.elapsed())),
-            redis_errors: self.redis_errors.load(Ordering::Relaxed),
-            outcomes_shared: self.shared.load(Ordering::Relaxed),
-            outcomes_unshared: self.unshared.load(Ordering::Relaxed),
-            syncs: self.syncs.load(Ordering::Relaxed),
-            opened_by_peers: self.opened_by_peers.load(Ordering::Relaxed),
-            last_sync_ms_ago: self
-                .last_sync
-                .lock()
-                .ok()
-                .and_then(|l| *l)
-                .map(|l| ms(l.elapsed())),
-            sync_interval_ms: ms(self.sync_interval),
-        }
-    }
 }
 
 /// One counted outcome of an attempt.
