@@ -3,7 +3,8 @@
 //! instance B routes away from that target without having seen a failure itself; failures
 //! split between the instances open the circuit together although neither saw enough; a
 //! failed half-open probe on one instance reopens for twice as long on both; a Retry-After
-//! cooldown is shared; and an unreachable Redis leaves each instance its own breaker, said so in `/v1/health/targets`.
+//! cooldown is shared; an unreachable Redis leaves each instance its own breaker, said so in
+//! `/v1/health/targets`; and sharing resumes when Redis is back (a proxy plays the outage).
 //! Tests that need Redis read `REDIS_URL` and say they are skipped without it; each uses its
 //! own prefix. Real time: Redis keeps its own clock, so the waits are short and bounded.
 
@@ -18,6 +19,8 @@
 mod common;
 mod keys_support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -259,4 +262,134 @@ async fn an_unreachable_redis_leaves_the_local_breaker_working() {
     assert_eq!(ready["ready"], true, "{ready}");
     assert_eq!(ready["shared_health"]["state"], "local", "{ready}");
     gw.shutdown().await.unwrap();
+}
+
+/// A TCP proxy to Redis that can be cut (existing connections dropped, new ones closed at
+/// once) and restored, to play an outage.
+struct Proxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    async fn to(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (d, c) = (down.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if d.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let upstream = upstream.clone();
+                c.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                    }
+                }));
+            }
+        });
+        Self { port, down, conns }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+/// `url` with its host and port replaced by the proxy's (credentials and path kept), and the
+/// `host:port` the proxy forwards to.
+fn through_proxy(url: &str, port: u16) -> (String, String) {
+    let rest = url.strip_prefix("redis://").expect("a redis:// URL");
+    let (auth, rest) = match rest.rfind('@') {
+        Some(i) => (&rest[..=i], &rest[i + 1..]),
+        None => ("", rest),
+    };
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:6379")
+    };
+    (format!("redis://{auth}127.0.0.1:{port}{path}"), host)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharing_resumes_when_redis_is_back() {
+    let Some(url) = redis_url("sharing_resumes_when_redis_is_back") else {
+        return;
+    };
+    let prefix = unique_prefix("outage");
+    let (_, upstream) = through_proxy(&url, 0);
+    let proxy = Proxy::to(upstream).await;
+    let (via_proxy, _) = through_proxy(&url, proxy.port);
+    let a = sim(&[("m", broken())]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let gw_a = gateway(&toml(&a, &b, &via_proxy, &prefix)).await;
+    let gw_b = gateway(&toml(&a, &b, &url, &prefix)).await;
+    assert_eq!(health(&gw_a).await["shared"]["state"], "connected");
+
+    // Redis goes away for A: its breaker opens alone, and says sharing is off.
+    proxy.cut();
+    through(&gw_a, 4).await;
+    assert_eq!(state_of(&health(&gw_a).await, "a/m"), "open");
+    let start = Instant::now();
+    while health(&gw_a).await["shared"]["state"] != "local" {
+        assert!(start.elapsed() < Duration::from_secs(3), "outage not seen");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let h = health(&gw_a).await;
+    assert!(
+        h["shared"]["outcomes_unshared"].as_u64().unwrap() >= 4,
+        "{h}"
+    );
+    assert_eq!(
+        state_of(&health(&gw_b).await, "a/m"),
+        "closed",
+        "B never heard"
+    );
+
+    // Redis is back: after its back-off A reads and reports again.
+    proxy.restore();
+    let start = Instant::now();
+    while health(&gw_a).await["shared"]["state"] != "connected" {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "recovery not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    eprintln!(
+        "sharing resumed {:?} after Redis came back",
+        start.elapsed()
+    );
+    let shared = |h: &Value| h["shared"]["outcomes_shared"].as_u64().unwrap();
+    let before = shared(&health(&gw_a).await);
+    through(&gw_a, 2).await;
+    let start = Instant::now();
+    while shared(&health(&gw_a).await) < before + 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "outcomes not shared"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let h = health(&gw_a).await;
+    assert_eq!(h["shared"]["state"], "connected", "{h}");
+    assert!(h["shared"]["redis_errors"].as_u64().unwrap() >= 1, "{h}");
+    gw_a.shutdown().await.unwrap();
+    gw_b.shutdown().await.unwrap();
+    clear_prefix(&url, &prefix).await;
 }
