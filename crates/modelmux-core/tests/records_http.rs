@@ -1,9 +1,10 @@
 //! Records through HTTP: every request that reaches the gateway leaves one. Early rejections
 //! (unknown path, wrong method, bad key, too large, malformed body) are recorded with their
 //! status and error kind, and the response carries the request id to find it; health probes
-//! are not. Shutdown under load (JSON and streams against a slow provider, more requests
-//! arriving while it drains) completes every request in flight and loses no record. Records
-//! go to SQLite in a temporary directory and are read back after the gateway has stopped.
+//! are not. A client that gives up before its answer leaves a `client_gone` record. Shutdown
+//! under load (JSON and streams against a slow provider, more requests arriving while it
+//! drains) completes every request in flight and loses no record. Records go to SQLite in a
+//! temporary directory and are read back after the gateway has stopped.
 
 #![allow(
     clippy::unwrap_used,
@@ -155,6 +156,68 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         Some(200)
     );
     assert_eq!(store.count().await.unwrap(), cases.len() as u64 + 1);
+}
+
+#[tokio::test]
+async fn a_client_gone_before_its_answer_leaves_a_record() {
+    let dir = TempDir::new("gone");
+    let slow = Behaviour {
+        latency_ms: 600,
+        ..Behaviour::default()
+    };
+    let a = sim(&[("m", slow)]).await;
+    let gw = gateway(&format!(
+        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{}",
+        providers(&[("a", &a)]),
+        sqlite(&dir)
+    ))
+    .await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    for (path, body) in [
+        ("/v1/chat/completions", chat("r")),
+        ("/v1/chat/completions", chat_stream("r", true)),
+        (
+            "/v1/messages",
+            json!({"model": "r", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    ] {
+        let sent = impatient
+            .post(format!("{}{path}", gw.url()))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        assert!(sent.is_err(), "the client gave up first");
+    }
+    // One more that waits: its record is the handler's, once.
+    let resp = post(&gw, &chat("r")).await;
+    assert_eq!(resp.status(), 200);
+    let answered = request_id(&resp);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gw.shutdown().await.unwrap();
+    assert_eq!(a.requests("m"), 4, "all reached the provider");
+
+    let db = rusqlite::Connection::open(dir.path().join("records.sqlite")).unwrap();
+    let mut q = db
+        .prepare("SELECT request_id, client_format, status, error FROM records ORDER BY time_ms")
+        .unwrap();
+    let rows: Vec<(String, String, Option<i64>, Option<String>)> = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let gone: Vec<_> = rows
+        .iter()
+        .filter(|r| r.2 == Some(499) && r.3.as_deref() == Some("client_gone"))
+        .map(|r| r.1.as_str())
+        .collect();
+    assert_eq!(gone, ["openai", "openai", "anthropic"], "{rows:?}");
+    let last = rows.iter().find(|r| r.0 == answered).unwrap();
+    assert_eq!((last.2, last.3.as_deref()), (Some(200), None));
 }
 
 /// One request's end as the client saw it.

@@ -6,9 +6,15 @@
 //! or not); any other error response gets a record here with its status and error kind, and
 //! the request id header so the client can quote it. Health probes (`/healthz`, `/readyz`)
 //! and successful reads of the other endpoints leave no record.
+//!
+//! A client that goes away before its answer starts makes the server drop the handler, which
+//! then never records: the middleware gives every request its id up front (`request_id`,
+//! which the recording handlers use) and records a request dropped unanswered as
+//! `client_gone` with status 499 under that id.
 
 use std::time::{Instant, SystemTime};
 
+use axum::Extension;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -19,32 +25,73 @@ use crate::ids::RequestId;
 use crate::records::Record;
 use crate::state::AppState;
 
-pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let started = Instant::now();
+pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    let mut resp = next.run(req).await;
-    let status = resp.status();
-    if status.as_u16() < 400
-        || resp.headers().contains_key(REQUEST_ID)
-        || matches!(path.as_str(), "/healthz" | "/readyz")
-    {
-        return resp;
+    if matches!(path.as_str(), "/healthz" | "/readyz") {
+        return next.run(req).await;
     }
     let id = RequestId::generate();
-    let elapsed = started.elapsed();
-    let mut r = Record::new(id.as_str(), SystemTime::now() - elapsed);
-    r.client_format = format_of(&path).to_owned();
-    r.status = Some(status.as_u16());
-    r.error = Some(match resp.extensions().get::<ErrorKindName>() {
+    req.extensions_mut().insert(id.clone());
+    let mut pending = Pending {
+        state,
+        id: Some(id),
+        format: format_of(&path),
+        started: Instant::now(),
+    };
+    let mut resp = next.run(req).await;
+    let Some(id) = pending.id.take() else {
+        return resp;
+    };
+    let status = resp.status();
+    if status.as_u16() < 400 || resp.headers().contains_key(REQUEST_ID) {
+        return resp;
+    }
+    let kind = match resp.extensions().get::<ErrorKindName>() {
         Some(k) => k.0.clone(),
         None => kind_of(status).to_owned(),
-    });
-    r.latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-    state.records.send(r);
+    };
+    pending.send(&id, status.as_u16(), kind);
     if let Ok(v) = HeaderValue::try_from(id.as_str()) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
+}
+
+/// The request id this middleware gave the request (a fresh one without the middleware).
+/// Handlers that record use it, so a `client_gone` record and theirs are one record.
+pub fn request_id(ext: Option<Extension<RequestId>>) -> RequestId {
+    ext.map_or_else(RequestId::generate, |Extension(id)| id)
+}
+
+/// A request whose handler has not answered yet. Dropped before it answers (the client went
+/// away and the server dropped the handler), it records the request as `client_gone` (499)
+/// under the request's own id: if the handler had recorded it already, the store keeps the
+/// handler's record (the first one written for an id).
+struct Pending {
+    state: AppState,
+    id: Option<RequestId>,
+    format: &'static str,
+    started: Instant,
+}
+
+impl Pending {
+    fn send(&self, id: &RequestId, status: u16, kind: String) {
+        let elapsed = self.started.elapsed();
+        let mut r = Record::new(id.as_str(), SystemTime::now() - elapsed);
+        r.client_format = self.format.to_owned();
+        r.status = Some(status);
+        r.error = Some(kind);
+        r.latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.state.records.send(r);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            self.send(&id, 499, "client_gone".to_owned());
+        }
+    }
 }
 
 /// The wire format the path belongs to (unknown paths count as OpenAI's).
