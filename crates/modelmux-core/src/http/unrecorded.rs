@@ -26,16 +26,17 @@ use crate::records::Record;
 use crate::state::AppState;
 
 pub async fn record(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    if matches!(path.as_str(), "/healthz" | "/readyz") {
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz") {
         return next.run(req).await;
     }
+    let format = format_of(path);
     let id = RequestId::generate();
     req.extensions_mut().insert(id.clone());
     let mut pending = Pending {
         state,
         id: Some(id),
-        format: format_of(&path),
+        format,
         started: Instant::now(),
     };
     let mut resp = next.run(req).await;
