@@ -116,6 +116,23 @@ impl GatewayError {
         }
     }
 
+    /// The error kind a record keeps (`invalid_request`, `unauthorized`, `not_found`, ...).
+    pub fn kind_name(&self) -> String {
+        match self {
+            Self::Upstream { error, .. } => error.kind.as_str().to_owned(),
+            Self::AllFailed { .. } => "all_failed".into(),
+            Self::Deadline { .. } => "deadline".into(),
+            Self::InvalidRequest { .. } => "invalid_request".into(),
+            Self::Unauthorized(_) => "unauthorized".into(),
+            Self::ModelNotFound { .. } | Self::NotFound(_) => "not_found".into(),
+            Self::PayloadTooLarge { .. } => "too_large".into(),
+            Self::NoProviders { .. } => "no_providers".into(),
+            Self::MethodNotAllowed => "method_not_allowed".into(),
+            Self::Internal(_) => "internal".into(),
+            Self::Limit(e) => e.code().into(),
+        }
+    }
+
     /// A `Retry-After` worth sending to the client, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {

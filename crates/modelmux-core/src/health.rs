@@ -3,7 +3,10 @@
 //! headroom from the provider's headers, and a passive circuit breaker (failure share over
 //! the recent window → open → half-open probe → closed), with cooldowns from Retry-After.
 //! Strategies read it to order candidates; `GET /v1/health/targets` shows it. Times use
-//! tokio's clock so tests can pause it.
+//! tokio's clock so tests can pause it. With Redis, `shared` reports every counted outcome
+//! to the other instances and applies the circuits they opened (`apply_shared`).
+
+pub mod shared;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -126,6 +129,8 @@ pub struct TargetView {
 pub struct Health {
     settings: HealthSettings,
     targets: RwLock<HashMap<TargetRef, Arc<TargetStats>>>,
+    /// Where counted outcomes go to be shared through Redis; unset without it.
+    reporter: std::sync::OnceLock<shared::Reporter>,
 }
 
 /// Counts a request in flight until dropped.
@@ -147,6 +152,69 @@ impl Health {
         Self {
             settings,
             targets: RwLock::new(HashMap::new()),
+            reporter: std::sync::OnceLock::new(),
+        }
+    }
+
+    pub fn settings(&self) -> HealthSettings {
+        self.settings
+    }
+
+    /// Shares every counted outcome from now on through `reporter` (set once, at start).
+    pub fn share_outcomes(&self, reporter: shared::Reporter) -> bool {
+        self.reporter.set(reporter).is_ok()
+    }
+
+    /// The state of circuit sharing, when it is on.
+    pub fn shared_status(&self) -> Option<shared::SharedStatus> {
+        self.reporter.get().map(shared::Reporter::status)
+    }
+
+    fn share(&self, t: &TargetRef, ok: bool, retry_after: Option<Duration>) {
+        if let Some(r) = self.reporter.get() {
+            r.send(t, ok, retry_after);
+        }
+    }
+
+    /// Applies what the instances decided together: a circuit open on Redis is open here
+    /// (a probe in flight here is left to finish), a shared cooldown cools down here. A
+    /// circuit closed on Redis changes nothing: the local breaker still works alone. True when
+    /// this opened a circuit that was not open here.
+    pub fn apply_shared(&self, t: &TargetRef, s: shared::SharedCircuit) -> bool {
+        self.with(t, |g| {
+            let now = Instant::now();
+            let mut opened = false;
+            if !s.open_for.is_zero() {
+                let until = now + s.open_for;
+                match g.circuit {
+                    Circuit::Closed | Circuit::HalfOpen { probing: false } => {
+                        g.circuit = Circuit::Open { until };
+                        opened = true;
+                    }
+                    Circuit::Open { until: u } if u < until => {
+                        // An opening that ended here but not yet on Redis counts as new.
+                        opened = u <= now;
+                        g.circuit = Circuit::Open { until };
+                    }
+                    _ => {}
+                }
+                g.open_count = g.open_count.max(s.opens);
+            }
+            if !s.cooldown_for.is_zero() {
+                let until = now + s.cooldown_for;
+                if g.cooldown_until.is_none_or(|c| c < until) {
+                    g.cooldown_until = Some(until);
+                }
+            }
+            opened
+        })
+    }
+
+    /// Every target seen so far.
+    pub fn targets(&self) -> Vec<TargetRef> {
+        match self.targets.read() {
+            Ok(m) => m.keys().cloned().collect(),
+            Err(p) => p.into_inner().keys().cloned().collect(),
         }
     }
 
@@ -225,6 +293,7 @@ impl Health {
                 g.p95_latency_ms = None;
             }
         });
+        self.share(t, true, None);
     }
 
     /// A finished stream: time per output token after the first.
@@ -270,6 +339,7 @@ impl Health {
                 };
             }
         });
+        self.share(t, false, retry_after);
     }
 
     /// The observed p95 of a target's time to first token (`stream`) or of its whole
@@ -405,6 +475,7 @@ mod tests {
             min_calls: 4,
             window: 10,
             open_for: Duration::from_secs(30),
+            ..HealthSettings::default()
         });
         h.success(&t(), Duration::from_millis(10), None);
         for _ in 0..2 {

@@ -1,6 +1,7 @@
 //! Shared state of a running gateway: the validated config, the provider side, the
-//! per-target health, the intent classifier, and the readiness flag that `/readyz` reports
-//! and shutdown clears. Cloned into every handler (everything inside is behind `Arc`).
+//! per-target health (its circuits shared through Redis when `[keys] redis_url` is set), the
+//! intent classifier, and the readiness flag that `/readyz` reports and shutdown clears.
+//! Cloned into every handler (everything inside is behind `Arc`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +34,21 @@ impl AppState {
         keys: Arc<crate::keys::Keys>,
     ) -> Result<Self, String> {
         let health = Arc::new(Health::new(config.health));
+        if config.health.shared
+            && let Some(url) = &config.keys.redis_url
+        {
+            let targets = config
+                .routes
+                .iter()
+                .flat_map(|r| r.candidates.iter().cloned())
+                .collect();
+            let shared = crate::health::shared::SharedConfig {
+                prefix: config.keys.redis_prefix.clone(),
+                timeout: config.keys.redis_timeout,
+                sync_interval: config.health.sync_interval,
+            };
+            crate::health::shared::start(&health, url.expose(), shared, targets)?;
+        }
         let upstreams = Upstreams::new(&config, health.clone())?;
         let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
         let hedges = Arc::new(crate::dispatch::HedgeBudgets::new(&config));

@@ -230,6 +230,10 @@ pub struct HealthSettings {
     pub min_calls: u32,
     pub window: u32,
     pub open_for: Duration,
+    /// Share circuit state through Redis (`[keys] redis_url`) when one is configured.
+    pub shared: bool,
+    /// How often the shared circuit state is read back from Redis.
+    pub sync_interval: Duration,
 }
 
 impl Default for HealthSettings {
@@ -239,6 +243,8 @@ impl Default for HealthSettings {
             min_calls: 5,
             window: 20,
             open_for: Duration::from_secs(30),
+            shared: true,
+            sync_interval: Duration::from_millis(250),
         }
     }
 }

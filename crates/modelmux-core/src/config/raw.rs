@@ -70,6 +70,10 @@ pub struct RawHealth {
     pub window: Option<u32>,
     /// How long an open circuit stays open before a half-open probe (default 30s).
     pub open_for: Option<DurationSpec>,
+    /// Share circuit state through `[keys] redis_url` when it is set (default true).
+    pub shared: Option<bool>,
+    /// How often each instance reads the shared circuit state (default 250ms).
+    pub sync_interval: Option<DurationSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -314,9 +314,16 @@ pub(super) fn validate(
         open_for: h
             .open_for
             .map_or(std::time::Duration::from_secs(30), |d| d.0),
+        shared: h.shared.unwrap_or(true),
+        sync_interval: h
+            .sync_interval
+            .map_or(std::time::Duration::from_millis(250), |d| d.0),
     };
     if !(0.0..=1.0).contains(&health.failure_rate) || health.failure_rate == 0.0 {
         issues.add("health.failure_rate", "must be in (0, 1]");
+    }
+    if health.sync_interval < std::time::Duration::from_millis(10) {
+        issues.add("health.sync_interval", "must be at least 10ms");
     }
     let store = crate::records::config::validate(&raw.store, env, &mut issues.0);
     let keys = crate::keys::config::validate(&raw.keys, env, &mut issues.0);

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
@@ -11,19 +12,20 @@ use modelmux_wire::WireFormat;
 
 use crate::auth;
 use crate::http::answer::{answer, failed};
-use crate::http::{read_body, respond};
+use crate::http::{read_body, respond, unrecorded};
 use crate::ids::RequestId;
 use crate::ingress::{self, Inbound};
 use crate::state::AppState;
 
 pub async fn completions(
     State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
     let meta = respond::Meta {
-        request_id: Some(RequestId::generate()),
+        request_id: Some(unrecorded::request_id(id)),
         ..Default::default()
     };
     let cfg = &state.config;

@@ -2,7 +2,8 @@
 //! provider — features, the matched rule, every candidate kept or dropped with its reason,
 //! score and estimated cost, and the retry settings that would apply. The body is a Chat
 //! Completions body, or a Messages body with `?format=anthropic`. `GET /v1/health/targets`
-//! shows each target's circuit state and observed latency.
+//! shows each target's circuit state and observed latency, and whether circuits are shared
+//! through Redis right now (`shared`, null when sharing is off).
 
 use axum::Json;
 use axum::body::Body;
@@ -104,5 +105,9 @@ pub async fn health_targets(State(state): State<AppState>, headers: HeaderMap) -
             let _ = state.health.view(t);
         }
     }
-    Json(json!({ "targets": state.health.all() })).into_response()
+    Json(json!({
+        "targets": state.health.all(),
+        "shared": state.health.shared_status(),
+    }))
+    .into_response()
 }

@@ -6,17 +6,17 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::HeaderMap;
 use modelmux_wire::{WireFormat, anthropic};
 
 use crate::auth;
 use crate::error::GatewayError;
 use crate::http::answer::{answer, failed};
-use crate::http::{read_body, respond};
+use crate::http::{read_body, respond, unrecorded};
 use crate::ids::RequestId;
 use crate::ingress::{self, Inbound};
 use crate::routing;
@@ -45,10 +45,15 @@ async fn decode(
     ))
 }
 
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let meta = respond::Meta {
-        request_id: Some(RequestId::generate()),
+        request_id: Some(unrecorded::request_id(id)),
         ..Default::default()
     };
     match decode(&state, &headers, body).await {
@@ -63,12 +68,13 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Bod
 /// message and tool) for every target kind; see the README for its accuracy.
 pub async fn count_tokens(
     State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     let started = Instant::now();
     let mut meta = respond::Meta {
-        request_id: Some(RequestId::generate()),
+        request_id: Some(unrecorded::request_id(id)),
         ..Default::default()
     };
     // count_tokens bodies carry no max_tokens; supply one so the Messages decoder accepts them.

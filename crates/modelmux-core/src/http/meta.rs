@@ -66,6 +66,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "providers": cfg.providers.keys().map(|p| p.as_str()).collect::<Vec<_>>(),
         "disabled": cfg.disabled.iter().map(|(p, why)| json!({"provider": p.as_str(), "reason": why})).collect::<Vec<_>>(),
         "routes": cfg.routes.len(),
+        "shared_health": state.health.shared_status(),
     });
     let status = if state.is_ready() {
         StatusCode::OK

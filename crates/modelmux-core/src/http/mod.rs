@@ -1,6 +1,7 @@
 //! The HTTP surface: the axum router with every endpoint, the body reader that enforces the
 //! size limit, and the fallbacks that answer unknown paths and wrong methods in the OpenAI
-//! error shape rather than axum's plain text. A request enters at `chat::completions`.
+//! error shape rather than axum's plain text. A request enters at `chat::completions`;
+//! `unrecorded` records the rejections no handler records (unknown paths, wrong methods, ...).
 
 mod answer;
 mod chat;
@@ -10,6 +11,7 @@ mod meta;
 mod record;
 pub mod respond;
 pub mod responses;
+mod unrecorded;
 
 use axum::Router;
 use axum::body::Body;
@@ -47,6 +49,10 @@ pub fn app(state: AppState) -> Router {
         .nest("/admin", crate::keys::admin_router(state.keys.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            unrecorded::record,
+        ))
         .with_state(state)
 }
 

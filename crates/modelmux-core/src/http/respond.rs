@@ -19,6 +19,10 @@ pub const ALIAS: HeaderName = HeaderName::from_static("x-modelmux-alias");
 pub const CLAMPED: HeaderName = HeaderName::from_static("x-modelmux-clamped");
 pub const DECISION: HeaderName = HeaderName::from_static("x-modelmux-decision");
 
+/// The error kind of an error response, for the record `unrecorded` writes.
+#[derive(Debug, Clone)]
+pub struct ErrorKindName(pub String);
+
 /// What the gateway knows about a request when it answers.
 #[derive(Debug, Default, Clone)]
 pub struct Meta {
@@ -94,6 +98,7 @@ pub fn json(status: StatusCode, body: impl Into<Body>, meta: &Meta) -> Response 
 /// and `x-should-retry: false` once the gateway has already retried and fallen back.
 pub fn error(err: &GatewayError, format: ClientFormat, meta: &Meta) -> Response {
     let mut resp = json(err.status(), err.body(format), meta);
+    resp.extensions_mut().insert(ErrorKindName(err.kind_name()));
     if let Some(ra) = err.retry_after() {
         let secs = ra.as_secs() + u64::from(ra.subsec_nanos() > 0);
         if let Ok(v) = HeaderValue::try_from(secs.to_string()) {

@@ -6,10 +6,10 @@
 
 use std::time::Instant;
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use bytes::Bytes;
 use http::HeaderMap;
 use modelmux_wire::{WireFormat, responses};
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::auth;
 use crate::error::GatewayError;
 use crate::http::answer::{answer, failed};
-use crate::http::{read_body, respond};
+use crate::http::{read_body, respond, unrecorded};
 use crate::ids::RequestId;
 use crate::ingress::{self, Inbound, ResponsesMeta};
 use crate::state::AppState;
@@ -118,10 +118,15 @@ async fn decode(
     Ok((inbound, caller))
 }
 
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn create(
+    State(state): State<AppState>,
+    id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let started = Instant::now();
     let meta = respond::Meta {
-        request_id: Some(RequestId::generate()),
+        request_id: Some(unrecorded::request_id(id)),
         ..Default::default()
     };
     match decode(&state, &headers, body).await {
