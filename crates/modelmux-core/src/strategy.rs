@@ -121,7 +121,7 @@ pub fn order(
     health: &Health,
     clamp_output: bool,
 ) -> (Vec<Candidate>, Vec<Considered>) {
-    let mut notes = Vec::with_capacity(candidates.len());
+    let mut notes = Vec::new();
     let mut fit = Vec::with_capacity(candidates.len());
     for c in candidates {
         match capability_gap(&c, f, clamp_output) {

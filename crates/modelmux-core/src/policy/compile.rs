@@ -159,6 +159,12 @@ fn test(t: Test, (l, r): (Box<Node>, Box<Node>)) -> Option<Node> {
         _ => None,
     };
     Some(match (leaf(&l), leaf(&r)) {
+        (Some(Leaf::Var(v)), Some(Leaf::Lit(Lit::Str(s))))
+        | (Some(Leaf::Lit(Lit::Str(s))), Some(Leaf::Var(v)))
+            if matches!(t, Test::Eq | Test::Ne) =>
+        {
+            Node::StrIs(v, s, t == Test::Eq)
+        }
         (Some(a), Some(b)) => Node::Test(t, Box::new((a, b))),
         _ => match t {
             Test::Eq => Node::Eq(l, r),

@@ -21,6 +21,7 @@ pub enum V<'a> {
     Meta(&'a [(String, String)]),
 }
 
+#[inline(always)]
 fn lit(l: &Lit) -> V<'_> {
     match l {
         Lit::Null => V::Null,
@@ -32,14 +33,17 @@ fn lit(l: &Lit) -> V<'_> {
     }
 }
 
+#[inline(always)]
 fn int(n: u64) -> V<'static> {
     V::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+#[inline(always)]
 fn opt_str(s: Option<&str>) -> V<'_> {
     s.map_or(V::Null, V::Str)
 }
 
+#[inline(always)]
 fn var(v: Var, f: &Features) -> V<'_> {
     match v {
         Var::Requested => V::Str(&f.requested),
@@ -72,6 +76,7 @@ fn meta_get<'a>(m: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 /// The interpreter's ordering of two values; `None` where it fails (incomparable types, NaN).
+#[inline]
 fn compare(a: V<'_>, b: V<'_>) -> Option<Ordering> {
     match (a, b) {
         (V::Int(x), V::Int(y)) => Some(x.cmp(&y)),
@@ -89,16 +94,18 @@ fn compare(a: V<'_>, b: V<'_>) -> Option<Ordering> {
     }
 }
 
+#[inline(always)]
 fn is_num(v: V<'_>) -> bool {
     matches!(v, V::Int(_) | V::UInt(_) | V::Double(_))
 }
 
 /// The interpreter's `==` on scalars; `None` where a list or map takes part.
+#[inline(always)]
 fn equals(a: V<'_>, b: V<'_>) -> Option<bool> {
     match (a, b) {
+        (V::Str(x), V::Str(y)) => Some(x == y),
         (V::Tags(_) | V::Meta(_), _) | (_, V::Tags(_) | V::Meta(_)) => None,
         (V::Null, V::Null) => Some(true),
-        (V::Str(x), V::Str(y)) => Some(x == y),
         (V::Bool(x), V::Bool(y)) => Some(x == y),
         // Numbers are equal when they compare equal; NaN equals nothing.
         (x, y) if is_num(x) && is_num(y) => Some(compare(x, y) == Some(Ordering::Equal)),
@@ -147,6 +154,7 @@ fn index<'a>(container: V<'a>, i: V<'a>) -> Option<V<'a>> {
     }
 }
 
+#[inline(always)]
 fn bool_of(v: Option<V<'_>>) -> Option<bool> {
     match v {
         Some(V::Bool(b)) => Some(b),
@@ -154,6 +162,7 @@ fn bool_of(v: Option<V<'_>>) -> Option<bool> {
     }
 }
 
+#[inline(always)]
 fn leaf<'a>(l: &'a Leaf, f: &'a Features) -> V<'a> {
     match l {
         Leaf::Var(v) => var(*v, f),
@@ -161,6 +170,7 @@ fn leaf<'a>(l: &'a Leaf, f: &'a Features) -> V<'a> {
     }
 }
 
+#[inline(always)]
 fn test(t: Test, a: V<'_>, b: V<'_>) -> Option<bool> {
     match t {
         Test::Eq => equals(a, b),
@@ -177,9 +187,17 @@ fn test(t: Test, a: V<'_>, b: V<'_>) -> Option<bool> {
     }
 }
 
+/// `var == s` (`is`) or `var != s`.
+#[inline(always)]
+fn str_is(v: Var, s: &str, is: bool, f: &Features) -> Option<bool> {
+    equals(var(v, f), V::Str(s)).map(|e| e == is)
+}
+
 /// The answer of a term of `All`/`Any`: `None` when it is unknown or not a boolean.
+#[inline(always)]
 fn term(n: &Node, f: &Features) -> Option<bool> {
     match n {
+        Node::StrIs(v, s, is) => str_is(*v, s, *is, f),
         Node::Test(t, ab) => test(*t, leaf(&ab.0, f), leaf(&ab.1, f)),
         _ => bool_of(eval(n, f)),
     }
@@ -214,6 +232,7 @@ pub fn eval<'a>(n: &'a Node, f: &'a Features) -> Option<V<'a>> {
             known.then_some(V::Bool(false))
         }
         Node::Test(t, ab) => test(*t, leaf(&ab.0, f), leaf(&ab.1, f)).map(V::Bool),
+        Node::StrIs(v, s, is) => str_is(*v, s, *is, f).map(V::Bool),
         Node::Var(v) => Some(var(*v, f)),
         Node::Lit(l) => Some(lit(l)),
         Node::Not(x) => Some(V::Bool(!term(x, f)?)),
@@ -230,6 +249,7 @@ fn other<'a>(n: &'a Node, f: &'a Features) -> Option<V<'a>> {
         | Node::All(_)
         | Node::Any(_)
         | Node::Test(..)
+        | Node::StrIs(..)
         | Node::Not(_) => {
             return eval(n, f);
         }

@@ -92,6 +92,8 @@ pub enum Node {
     Any(Box<[Node]>),
     /// `leaf <op> leaf`.
     Test(Test, Box<(Leaf, Leaf)>),
+    /// `var == "literal"` (true) or `var != "literal"` (false), for the most common term.
+    StrIs(Var, Box<str>, bool),
     Not(Box<Node>),
     Cond(Box<Node>, Box<Node>, Box<Node>),
     Eq(Box<Node>, Box<Node>),
