@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     assert_eq!(decision.rule.as_deref(), Some("billing-faq"));
     assert_eq!(plan.candidates.len(), 10);
+    percentiles(&config, &health, &classifier, &inbound, &headers);
     c.bench_function("decision: 20 rules, 10 targets", |b| {
         b.iter(|| {
             routing::decide(
@@ -97,6 +98,47 @@ fn bench(c: &mut Criterion) {
             d.compact()
         })
     });
+}
+
+/// Times 100k decisions one by one and prints the median and p99 (criterion reports means
+/// and medians of batches, not the tail of single decisions).
+#[allow(clippy::print_stdout, reason = "benchmark output")]
+fn percentiles(
+    config: &Config,
+    health: &Health,
+    classifier: &RuleClassifier,
+    inbound: &Inbound,
+    headers: &HeaderMap,
+) {
+    const N: usize = 100_000;
+    let one = || {
+        let t = std::time::Instant::now();
+        let (_, d) = routing::decide(
+            config,
+            health,
+            classifier,
+            &inbound.summary,
+            WireFormat::OpenAiChat,
+            headers,
+            None,
+        )
+        .unwrap();
+        std::hint::black_box(d.compact());
+        t.elapsed()
+    };
+    for _ in 0..N / 10 {
+        one();
+    }
+    let mut times: Vec<std::time::Duration> = (0..N).map(|_| one()).collect();
+    times.sort();
+    let at = |q: f64| times[((N as f64 - 1.0) * q).round() as usize];
+    println!(
+        "decision + compact header, {N} single timings: median {:?}, p99 {:?}, p99.9 {:?}, max {:?}",
+        at(0.5),
+        at(0.99),
+        at(0.999),
+        times[N - 1]
+    );
 }
 
 criterion_group!(benches, bench);

@@ -31,7 +31,24 @@ pub struct Decision {
 impl Decision {
     /// `route=support;rule=billing-faq;strategy=cheapest;order=fast/m,strong/m;dropped=x/m(no tool support)`
     pub fn compact(&self) -> String {
-        let mut out = format!("route={};by={}", self.route, self.chosen_by);
+        use std::fmt::Write;
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len() + 8);
+        let targets: usize = self
+            .candidates
+            .iter()
+            .map(|c| c.target.provider.as_str().len() + c.target.model.as_str().len() + 2)
+            .sum();
+        let mut out = String::with_capacity(
+            64 + self.route.len()
+                + opt(&self.rule)
+                + opt(&self.alias)
+                + opt(&self.features.intent)
+                + targets,
+        );
+        out.push_str("route=");
+        out.push_str(&self.route);
+        out.push_str(";by=");
+        out.push_str(self.chosen_by);
         if let Some(r) = &self.rule {
             out.push_str(";rule=");
             out.push_str(r);
@@ -46,25 +63,28 @@ impl Decision {
             out.push_str(";intent=");
             out.push_str(i);
         }
-        let kept: Vec<&str> = self
-            .candidates
-            .iter()
-            .filter(|c| c.kept)
-            .map(|c| c.target.as_str())
-            .collect();
         out.push_str(";order=");
-        out.push_str(&kept.join(","));
-        let dropped: Vec<String> = self
-            .candidates
-            .iter()
-            .filter(|c| !c.kept)
-            .map(|c| format!("{}({})", c.target, c.reason))
-            .collect();
-        if !dropped.is_empty() {
-            out.push_str(";dropped=");
-            out.push_str(&dropped.join(","));
+        let push_target = |out: &mut String, c: &Considered| {
+            out.push_str(c.target.provider.as_str());
+            out.push('/');
+            out.push_str(c.target.model.as_str());
+        };
+        for (n, c) in self.candidates.iter().filter(|c| c.kept).enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            push_target(&mut out, c);
+        }
+        for (n, c) in self.candidates.iter().filter(|c| !c.kept).enumerate() {
+            out.push_str(if n == 0 { ";dropped=" } else { "," });
+            push_target(&mut out, c);
+            // Writing to a String cannot fail.
+            let _ = write!(out, "({})", c.reason);
         }
         // Header values must be visible ASCII.
+        if out.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+            return out;
+        }
         out.chars()
             .map(|c| {
                 if c.is_ascii_graphic() || c == ' ' {
@@ -74,5 +94,109 @@ impl Decision {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ModelId, ProviderId, TargetRef};
+    use crate::strategy::Reason;
+
+    /// The header as it was first written, to hold the faster one to.
+    fn reference(d: &Decision) -> String {
+        let mut out = format!("route={};by={}", d.route, d.chosen_by);
+        if let Some(r) = &d.rule {
+            out.push_str(";rule=");
+            out.push_str(r);
+        }
+        if let Some(a) = &d.alias {
+            out.push_str(";alias=");
+            out.push_str(a);
+        }
+        out.push_str(";strategy=");
+        out.push_str(d.strategy);
+        if let Some(i) = &d.features.intent {
+            out.push_str(";intent=");
+            out.push_str(i);
+        }
+        let kept: Vec<String> = d
+            .candidates
+            .iter()
+            .filter(|c| c.kept)
+            .map(|c| c.target.to_string())
+            .collect();
+        out.push_str(";order=");
+        out.push_str(&kept.join(","));
+        let dropped: Vec<String> = d
+            .candidates
+            .iter()
+            .filter(|c| !c.kept)
+            .map(|c| format!("{}({})", c.target, c.reason))
+            .collect();
+        if !dropped.is_empty() {
+            out.push_str(";dropped=");
+            out.push_str(&dropped.join(","));
+        }
+        out.chars()
+            .map(|c| {
+                if c.is_ascii_graphic() || c == ' ' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect()
+    }
+
+    fn considered(t: &str, kept: bool, reason: Reason) -> Considered {
+        let (p, m) = TargetRef::parse(t).unwrap();
+        Considered {
+            target: TargetRef::new(ProviderId::new(p), ModelId::new(m)),
+            kept,
+            reason,
+            score: None,
+            est_cost: None,
+        }
+    }
+
+    #[test]
+    fn the_compact_form_is_unchanged() {
+        let ranked = |rank| Reason::Ranked {
+            rank,
+            strategy: "cheapest",
+        };
+        let mut d = Decision {
+            requested: "support".into(),
+            features: Features::default(),
+            rule: None,
+            chosen_by: "route",
+            route: "support".into(),
+            alias: None,
+            strategy: "cheapest",
+            candidates: Vec::new(),
+            notes: Vec::new(),
+        };
+        assert_eq!(d.compact(), reference(&d));
+        d.candidates = vec![
+            considered("a/m1", true, ranked(1)),
+            considered(
+                "b/m-2",
+                true,
+                Reason::Demoted("circuit open for 3s more".into()),
+            ),
+            considered("c/x", false, Reason::Dropped("no tool support".into())),
+            considered("c/y", false, Reason::Dropped("context window 8 < 9".into())),
+        ];
+        assert_eq!(d.compact(), reference(&d));
+        d.rule = Some("billing-faq".into());
+        d.alias = Some("claude-*".into());
+        d.features.intent = Some("billing".into());
+        d.chosen_by = "rule";
+        assert_eq!(d.compact(), reference(&d));
+        d.route = "süpport\tx".into();
+        d.features.intent = Some("zahlung ü".into());
+        assert_eq!(d.compact(), reference(&d));
+        assert!(d.compact().contains("s?pport?x"));
     }
 }

@@ -3,7 +3,7 @@
 //! output format, reasoning, streaming, message count, metadata and tags (`metadata.tags`
 //! and the `x-modelmux-tags` header), key and team, and the intent label. Policy rules read
 //! them as CEL variables through `VariableResolver`, which converts only the variables a rule
-//! actually references; explain shows them as JSON.
+//! actually references (and `policy` reads them directly); explain shows them as JSON.
 
 use cel::common::types::{CelBool, CelInt, CelNull, CelString};
 use cel::common::value::CowVal;

@@ -124,6 +124,19 @@ pub struct TargetView {
     pub rate_limits: Option<RateLimits>,
 }
 
+/// The part of a `TargetView` that strategies read (`Health::snapshot`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Why the target is not available; `None` when it is.
+    pub unavailable: Option<String>,
+    pub in_flight: u32,
+    pub ewma_ttft_ms: Option<f64>,
+    pub p95_ttft_ms: Option<f64>,
+    pub ewma_time_per_token_ms: Option<f64>,
+    pub ewma_latency_ms: Option<f64>,
+    pub rate_limits: Option<RateLimits>,
+}
+
 /// Health of every target the gateway has called.
 #[derive(Debug, Default)]
 pub struct Health {
@@ -426,6 +439,50 @@ impl Health {
         }
     }
 
+    /// What a strategy needs of a target, without the strings of `view`: the same
+    /// availability (an open circuit whose time is up turns half-open here too), with the
+    /// reason built only for a target that is not available.
+    pub fn snapshot(&self, t: &TargetRef) -> Snapshot {
+        let s = self.stats(t);
+        let in_flight = s.in_flight.load(Ordering::Relaxed);
+        let mut g = match s.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let now = Instant::now();
+        if let Circuit::Open { until } = g.circuit
+            && now >= until
+        {
+            g.circuit = Circuit::HalfOpen { probing: false };
+        }
+        let unavailable = match g.circuit {
+            Circuit::Open { until } => Some(format!(
+                "circuit open for {} more",
+                humantime::format_duration(round(until - now))
+            )),
+            Circuit::HalfOpen { probing: true } => {
+                Some("a half-open probe is in flight".to_owned())
+            }
+            Circuit::HalfOpen { probing: false } => None,
+            Circuit::Closed => match g.cooldown_until {
+                Some(until) if now < until => Some(format!(
+                    "Retry-After cooldown for {} more",
+                    humantime::format_duration(round(until - now))
+                )),
+                _ => None,
+            },
+        };
+        Snapshot {
+            unavailable,
+            in_flight,
+            ewma_ttft_ms: g.ewma_ttft_ms,
+            p95_ttft_ms: g.p95_ttft_ms,
+            ewma_time_per_token_ms: g.ewma_tpot_ms,
+            ewma_latency_ms: g.ewma_latency_ms,
+            rate_limits: g.limits.until.filter(|u| now < *u).map(|_| g.limits),
+        }
+    }
+
     /// Views of every target seen so far, sorted by name.
     pub fn all(&self) -> Vec<TargetView> {
         let keys: Vec<TargetRef> = match self.targets.read() {
@@ -517,6 +574,61 @@ mod tests {
             h.failure(&t(), ErrorKind::BadRequest, None);
         }
         assert_eq!(h.view(&t()).failures, 1);
+    }
+
+    /// `snapshot` tells strategies what `view` tells the health endpoint.
+    fn same(h: &Health) {
+        let v = h.view(&t());
+        let s = h.snapshot(&t());
+        assert_eq!(s.unavailable, v.reason);
+        assert_eq!(s.unavailable.is_none(), v.available);
+        assert_eq!(
+            (s.in_flight, s.ewma_ttft_ms, s.p95_ttft_ms),
+            (v.in_flight, v.ewma_ttft_ms, v.p95_ttft_ms)
+        );
+        assert_eq!(
+            (s.ewma_time_per_token_ms, s.ewma_latency_ms, s.rate_limits),
+            (v.ewma_time_per_token_ms, v.ewma_latency_ms, v.rate_limits)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_snapshot_agrees_with_the_view() {
+        let h = Health::new(HealthSettings {
+            failure_rate: 0.5,
+            min_calls: 2,
+            window: 10,
+            open_for: Duration::from_secs(30),
+        });
+        same(&h);
+        h.success(
+            &t(),
+            Duration::from_millis(10),
+            Some(Duration::from_millis(5)),
+        );
+        h.stream_done(&t(), Duration::from_millis(100), 11);
+        h.rate_limits(
+            &t(),
+            RateLimits {
+                remaining_requests: Some(3),
+                remaining_tokens: None,
+                until: Some(Instant::now() + Duration::from_secs(5)),
+            },
+        );
+        same(&h);
+        h.failure(&t(), ErrorKind::Overloaded, None);
+        assert!(h.snapshot(&t()).unavailable.is_some());
+        same(&h);
+        tokio::time::advance(Duration::from_secs(31)).await;
+        assert!(h.snapshot(&t()).unavailable.is_none(), "half-open");
+        same(&h);
+        let probe = h.begin(&t());
+        same(&h);
+        drop(probe);
+        h.success(&t(), Duration::from_millis(10), None);
+        h.failure(&t(), ErrorKind::RateLimited, Some(Duration::from_secs(5)));
+        same(&h);
+        assert!(h.snapshot(&t()).unavailable.is_some(), "cooling down");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! matches configured keywords (case-insensitive) and regular expressions, first intent
 //! first; a learned classifier plugs into the same trait later.
 
+use std::borrow::Cow;
+
 use crate::config::Intent;
 
 pub trait IntentClassifier: Send + Sync {
@@ -30,7 +32,15 @@ impl IntentClassifier for RuleClassifier {
         if self.intents.is_empty() || text.is_empty() {
             return None;
         }
-        let lower = text.to_lowercase();
+        // Keywords are lower case. ASCII text lowers byte by byte, and needs no copy when it
+        // has no capitals (the same text `to_lowercase` gives).
+        let lower: Cow<'_, str> = if !text.is_ascii() {
+            Cow::Owned(text.to_lowercase())
+        } else if text.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(text.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(text)
+        };
         self.intents
             .iter()
             .find(|i| {

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod ingress;
 pub mod intent;
 pub mod keys;
+pub mod policy;
 pub mod providers;
 pub mod records;
 pub mod responses_store;

@@ -7,7 +7,8 @@
 //!
 //! `decide` is the whole routing decision: features are scored once, the intent is
 //! classified, a client's `x-modelmux-route` header is honoured only for routes the operator
-//! allows, policy rules (CEL over the features, first match wins) may pick another route,
+//! allows, policy rules (CEL over the features, first match wins; run by `policy`'s native
+//! evaluator where it can answer, else by the interpreter) may pick another route,
 //! and the chosen route's candidates go through the capability filter, health and the
 //! route's strategy. The result is a `Plan` to walk and a `Decision` to explain it.
 
@@ -57,10 +58,21 @@ pub fn match_rule<'a>(
     if config.rules.is_empty() {
         return None;
     }
-    let mut ctx = cel::Context::with_env(cel_env());
-    ctx.set_variable_resolver(f);
+    // The interpreter's context is built only if a rule needs it.
+    let mut ctx = None;
     for rule in &config.rules {
-        match rule.program.execute(&ctx) {
+        if let Some(holds) = rule.native.as_deref().and_then(|n| n.eval_bool(f)) {
+            if holds {
+                return Some(rule);
+            }
+            continue;
+        }
+        let ctx = ctx.get_or_insert_with(|| {
+            let mut ctx = cel::Context::with_env(cel_env());
+            ctx.set_variable_resolver(f);
+            ctx
+        });
+        match rule.program.execute(ctx) {
             Ok(cel::Value::Bool(true)) => return Some(rule),
             Ok(cel::Value::Bool(false)) => {}
             Ok(other) => notes.push(format!("rule {} gave {other:?}, not a boolean", rule.name)),
@@ -86,7 +98,7 @@ pub fn decide(
     let mut notes = Vec::new();
     let mut rule = None;
     let mut chosen_by = None;
-    let mut model = summary.model.clone();
+    let mut model: &str = &summary.model;
     if let Some(asked) = headers
         .get("x-modelmux-route")
         .and_then(|v| v.to_str().ok())
@@ -94,7 +106,7 @@ pub fn decide(
         if config.route(asked).is_some()
             && config.header_routes.iter().any(|g| glob_match(g, asked))
         {
-            model = asked.to_owned();
+            model = asked;
             chosen_by = Some("header");
         } else {
             notes.push(format!(
@@ -105,11 +117,11 @@ pub fn decide(
     if chosen_by.is_none()
         && let Some(r) = match_rule(config, &features, &mut notes)
     {
-        model = r.route.to_string();
+        model = r.route.as_str();
         rule = Some(r.name.clone());
         chosen_by = Some("rule");
     }
-    let mut plan = resolve(config, &model, summary.max_output_tokens)?;
+    let mut plan = resolve(config, model, summary.max_output_tokens)?;
     let route = config.route(&plan.route);
     let strategy = route.map_or(Strategy::Priority, |r| r.strategy);
     let clamp = route.is_none_or(|r| r.max_output_policy == MaxOutputPolicy::Clamp);
@@ -124,9 +136,9 @@ pub fn decide(
     );
     for (t, why) in &plan.dropped {
         considered.push(crate::strategy::Considered {
-            target: t.to_string(),
+            target: t.clone(),
             kept: false,
-            reason: why.clone(),
+            reason: crate::strategy::Reason::Dropped(why.clone()),
             score: None,
             est_cost: None,
         });
@@ -194,10 +206,14 @@ pub fn resolve(
         },
     };
     if let Some(route) = route {
-        let mut candidates = Vec::new();
+        let mut candidates = Vec::with_capacity(route.candidates.len());
         let mut dropped = Vec::new();
-        for t in &route.candidates {
-            let info = config.model_info(t);
+        let known = route.candidate_infos.len() == route.candidates.len();
+        for (i, t) in route.candidates.iter().enumerate() {
+            let info = match route.candidate_infos.get(i) {
+                Some(info) if known => *info,
+                _ => config.model_info(t),
+            };
             match (route.max_output_policy, info.max_output_tokens, max_output) {
                 (MaxOutputPolicy::Filter, Some(limit), Some(asked)) if asked > limit => {
                     dropped.push((t.clone(), format!("max output {limit} < requested {asked}")));

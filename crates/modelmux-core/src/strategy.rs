@@ -8,9 +8,10 @@
 //! (power of two choices on in-flight requests). A `max_ttft` bound composes with any of them:
 //! targets whose observed p95 TTFT exceeds it go after those within it.
 
+use std::fmt;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::config::Strategy;
 use crate::features::Features;
@@ -26,9 +27,11 @@ const EXPLORE: f64 = 0.05;
 /// What the strategy did with one candidate, for the decision.
 #[derive(Debug, Clone, Serialize)]
 pub struct Considered {
-    pub target: String,
+    /// Shown as `provider/model`.
+    #[serde(serialize_with = "as_text")]
+    pub target: TargetRef,
     pub kept: bool,
-    pub reason: String,
+    pub reason: Reason,
     /// The strategy's score, where it has one (USD for cheapest, ms for fastest, in-flight
     /// requests for least-busy).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,6 +39,38 @@ pub struct Considered {
     /// Estimated cost of this request on this target, in USD.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub est_cost: Option<f64>,
+}
+
+/// Why a candidate is where it is; shown as text (`#1 by cheapest`, `demoted: ...`, or why
+/// it was dropped). Kept structured so a decision costs no formatting until it is shown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// Kept at this place (from 1) of the strategy's order.
+    Ranked { rank: usize, strategy: &'static str },
+    /// Kept, but moved after the others for this reason.
+    Demoted(String),
+    /// Left out for this reason.
+    Dropped(String),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Ranked { rank, strategy } => write!(f, "#{rank} by {strategy}"),
+            Reason::Demoted(why) => write!(f, "demoted: {why}"),
+            Reason::Dropped(why) => f.write_str(why),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+fn as_text<S: Serializer>(t: &TargetRef, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
 }
 
 /// The estimated cost of the request on `c`, from catalog prices.
@@ -86,21 +121,21 @@ pub fn order(
     health: &Health,
     clamp_output: bool,
 ) -> (Vec<Candidate>, Vec<Considered>) {
-    let mut notes = Vec::with_capacity(candidates.len());
+    let mut notes = Vec::new();
     let mut fit = Vec::with_capacity(candidates.len());
     for c in candidates {
         match capability_gap(&c, f, clamp_output) {
             Some(reason) => notes.push(Considered {
-                target: c.target.to_string(),
-                kept: false,
-                reason,
-                score: None,
                 est_cost: estimate_cost(&c, f),
+                target: c.target,
+                kept: false,
+                reason: Reason::Dropped(reason),
+                score: None,
             }),
             None => fit.push(c),
         }
     }
-    let views: Vec<_> = fit.iter().map(|c| health.view(&c.target)).collect();
+    let views: Vec<_> = fit.iter().map(|c| health.snapshot(&c.target)).collect();
     let out_est = f.max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64;
     let score = |i: usize, c: &Candidate| -> Option<f64> {
         match strategy {
@@ -171,8 +206,8 @@ pub fn order(
     // Health and the TTFT bound demote, keeping the strategy's order within each group.
     let group = |i: usize| -> (u8, Option<String>) {
         let v = &views[i];
-        if !v.available {
-            return (2, v.reason.clone());
+        if let Some(why) = &v.unavailable {
+            return (2, Some(why.clone()));
         }
         if let Some(l) = v.rate_limits {
             let est = f.input_tokens + f.max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE);
@@ -202,21 +237,27 @@ pub fn order(
         .collect();
     grouped.sort_by_key(|(g, ..)| *g);
     let mut ordered = Vec::with_capacity(grouped.len());
-    let mut kept_notes = Vec::with_capacity(grouped.len());
+    let mut kept_notes = Vec::with_capacity(grouped.len() + notes.len());
+    let mut fit: Vec<Option<Candidate>> = fit.into_iter().map(Some).collect();
     for (rank, (_, why, i, s)) in grouped.into_iter().enumerate() {
-        let c = &fit[i];
+        let Some(c) = fit.get_mut(i).and_then(Option::take) else {
+            continue;
+        };
         let reason = match why {
-            Some(w) => format!("demoted: {w}"),
-            None => format!("#{} by {}", rank + 1, strategy.name()),
+            Some(w) => Reason::Demoted(w),
+            None => Reason::Ranked {
+                rank: rank + 1,
+                strategy: strategy.name(),
+            },
         };
         kept_notes.push(Considered {
-            target: c.target.to_string(),
+            target: c.target.clone(),
             kept: true,
             reason,
             score: s,
-            est_cost: estimate_cost(c, f),
+            est_cost: estimate_cost(&c, f),
         });
-        ordered.push(c.clone());
+        ordered.push(c);
     }
     kept_notes.extend(notes);
     (ordered, kept_notes)

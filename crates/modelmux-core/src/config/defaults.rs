@@ -215,6 +215,7 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
             max_ttft: None,
             fallbacks: Vec::new(),
             candidates: Vec::new(),
+            candidate_infos: Vec::new(),
             settings: RouteSettings::default(),
         });
     }
@@ -231,7 +232,7 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
         .map(Secret::new)
         .into_iter()
         .collect();
-    Config {
+    let mut config = Config {
         server: ServerConfig {
             listen,
             master_keys,
@@ -250,5 +251,7 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
         keys: Default::default(),
         disabled,
         source: ConfigSource::Embedded,
-    }
+    };
+    config.index_candidates();
+    config
 }

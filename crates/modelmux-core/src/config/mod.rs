@@ -201,6 +201,9 @@ pub struct Rule {
     pub name: String,
     pub when: String,
     pub program: std::sync::Arc<cel::Program>,
+    /// The expression compiled for the native evaluator, when it lies within its subset;
+    /// evaluation falls back to `program` whenever this gives no answer.
+    pub native: Option<std::sync::Arc<crate::policy::Node>>,
     pub route: RouteName,
 }
 
@@ -275,6 +278,10 @@ pub struct RouteConfig {
     pub fallbacks: Vec<RouteName>,
     /// Own targets then the fallback routes' targets, flattened, without repeats.
     pub candidates: Vec<TargetRef>,
+    /// `Config::model_info` of each of `candidates`, in the same order, computed once at
+    /// load (`Config::index_candidates`). Routing uses it only while it matches
+    /// `candidates` in length.
+    pub candidate_infos: Vec<ModelInfo>,
     pub settings: RouteSettings,
 }
 
@@ -411,6 +418,18 @@ impl Config {
                 .find(|a| glob_match(a, model))
                 .map(|a| (r, a.as_str()))
         })
+    }
+
+    /// Fills each route's `candidate_infos` from its `candidates`.
+    pub fn index_candidates(&mut self) {
+        let infos: Vec<Vec<ModelInfo>> = self
+            .routes
+            .iter()
+            .map(|r| r.candidates.iter().map(|t| self.model_info(t)).collect())
+            .collect();
+        for (r, i) in self.routes.iter_mut().zip(infos) {
+            r.candidate_infos = i;
+        }
     }
 
     /// What is known of a target: the catalog's entry overlaid with the config's.

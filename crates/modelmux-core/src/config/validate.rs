@@ -213,6 +213,7 @@ pub(super) fn validate(
             max_ttft: r.max_ttft.map(|d| d.0),
             fallbacks,
             candidates: Vec::new(),
+            candidate_infos: Vec::new(),
             settings: settings(&r.settings(), defaults, &path, &mut issues),
         });
     }
@@ -259,6 +260,7 @@ pub(super) fn validate(
                     rules.push(Rule {
                         name: r.name.clone(),
                         when: r.when.clone(),
+                        native: crate::policy::compile(&p).map(std::sync::Arc::new),
                         program: std::sync::Arc::new(p),
                         route: RouteName::new(&r.route),
                     });
@@ -331,7 +333,7 @@ pub(super) fn validate(
         return Err(ConfigError(issues.0));
     }
     flatten_candidates(&mut routes);
-    Ok(Config {
+    let mut config = Config {
         server,
         providers,
         routes,
@@ -344,7 +346,9 @@ pub(super) fn validate(
         keys,
         disabled: Vec::new(),
         source,
-    })
+    };
+    config.index_candidates();
+    Ok(config)
 }
 
 fn default_listen() -> SocketAddr {
