@@ -384,38 +384,8 @@ impl Health {
             Err(p) => p.into_inner(),
         };
         let now = Instant::now();
-        if let Circuit::Open { until } = g.circuit
-            && now >= until
-        {
-            g.circuit = Circuit::HalfOpen { probing: false };
-        }
-        let (state, available, reason) = match g.circuit {
-            Circuit::Open { until } => (
-                "open",
-                false,
-                Some(format!(
-                    "circuit open for {} more",
-                    humantime::format_duration(round(until - now))
-                )),
-            ),
-            Circuit::HalfOpen { probing: true } => (
-                "half_open",
-                false,
-                Some("a half-open probe is in flight".to_owned()),
-            ),
-            Circuit::HalfOpen { probing: false } => ("half_open", true, None),
-            Circuit::Closed => match g.cooldown_until {
-                Some(until) if now < until => (
-                    "cooling_down",
-                    false,
-                    Some(format!(
-                        "Retry-After cooldown for {} more",
-                        humantime::format_duration(round(until - now))
-                    )),
-                ),
-                _ => ("closed", true, None),
-            },
-        };
+        let (state, reason) = state_at(&mut g, now);
+        let available = reason.is_none();
         let limits = g.limits.until.filter(|u| now < *u).map(|_| g.limits);
         let fails = g.outcomes.iter().filter(|ok| !**ok).count();
         TargetView {
@@ -450,28 +420,7 @@ impl Health {
             Err(p) => p.into_inner(),
         };
         let now = Instant::now();
-        if let Circuit::Open { until } = g.circuit
-            && now >= until
-        {
-            g.circuit = Circuit::HalfOpen { probing: false };
-        }
-        let unavailable = match g.circuit {
-            Circuit::Open { until } => Some(format!(
-                "circuit open for {} more",
-                humantime::format_duration(round(until - now))
-            )),
-            Circuit::HalfOpen { probing: true } => {
-                Some("a half-open probe is in flight".to_owned())
-            }
-            Circuit::HalfOpen { probing: false } => None,
-            Circuit::Closed => match g.cooldown_until {
-                Some(until) if now < until => Some(format!(
-                    "Retry-After cooldown for {} more",
-                    humantime::format_duration(round(until - now))
-                )),
-                _ => None,
-            },
-        };
+        let (_, unavailable) = state_at(&mut g, now);
         Snapshot {
             unavailable,
             in_flight,
@@ -492,6 +441,40 @@ impl Health {
         let mut v: Vec<TargetView> = keys.iter().map(|t| self.view(t)).collect();
         v.sort_by(|a, b| a.target.cmp(&b.target));
         v
+    }
+}
+
+/// The circuit's state at `now` (an open circuit whose time is up turns half-open), and why
+/// the target cannot take a request, if it cannot. `view` and `snapshot` share it.
+fn state_at(g: &mut Inner, now: Instant) -> (&'static str, Option<String>) {
+    if let Circuit::Open { until } = g.circuit
+        && now >= until
+    {
+        g.circuit = Circuit::HalfOpen { probing: false };
+    }
+    match g.circuit {
+        Circuit::Open { until } => (
+            "open",
+            Some(format!(
+                "circuit open for {} more",
+                humantime::format_duration(round(until - now))
+            )),
+        ),
+        Circuit::HalfOpen { probing: true } => (
+            "half_open",
+            Some("a half-open probe is in flight".to_owned()),
+        ),
+        Circuit::HalfOpen { probing: false } => ("half_open", None),
+        Circuit::Closed => match g.cooldown_until {
+            Some(until) if now < until => (
+                "cooling_down",
+                Some(format!(
+                    "Retry-After cooldown for {} more",
+                    humantime::format_duration(round(until - now))
+                )),
+            ),
+            _ => ("closed", None),
+        },
     }
 }
 
@@ -599,6 +582,7 @@ mod tests {
             min_calls: 2,
             window: 10,
             open_for: Duration::from_secs(30),
+            ..HealthSettings::default()
         });
         same(&h);
         h.success(
