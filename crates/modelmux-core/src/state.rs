@@ -1,7 +1,8 @@
 //! Shared state of a running gateway: the validated config, the provider side, the
 //! per-target health (its circuits shared through Redis when `[keys] redis_url` is set), the
 //! intent classifier, and the readiness flag that `/readyz` reports and shutdown clears.
-//! Cloned into every handler (everything inside is behind `Arc`).
+//! Cloned into every handler and task: one `Arc` (a request clones it several times, so one
+//! counter to bump rather than one per field).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,18 @@ use crate::intent::RuleClassifier;
 use crate::providers::Upstreams;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What every clone of an `AppState` shares.
+pub struct Shared {
     pub config: Arc<Config>,
     pub upstreams: Upstreams,
     pub health: Arc<Health>,
@@ -24,7 +36,7 @@ pub struct AppState {
     pub records: crate::records::RecordSink,
     /// Virtual keys, budgets and rate limits.
     pub keys: Arc<crate::keys::Keys>,
-    ready: Arc<AtomicBool>,
+    ready: AtomicBool,
 }
 
 impl AppState {
@@ -56,7 +68,7 @@ impl AppState {
             config.server.responses_retention,
             10_000,
         ));
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             upstreams,
             health,
@@ -65,8 +77,8 @@ impl AppState {
             responses,
             records,
             keys,
-            ready: Arc::new(AtomicBool::new(true)),
-        })
+            ready: AtomicBool::new(true),
+        })))
     }
 
     pub fn is_ready(&self) -> bool {
