@@ -21,6 +21,9 @@ use crate::ids::TargetRef;
 use crate::providers::ErrorKind;
 
 const TTFT_SAMPLES: usize = 64;
+/// The most targets whose health is kept (configured ones come first in practice; the rest
+/// are `provider/model` names clients made up).
+const MAX_TARGETS: usize = 4096;
 const ALPHA: f64 = 0.3;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -101,6 +104,30 @@ impl RateLimits {
 pub struct TargetStats {
     in_flight: AtomicU32,
     inner: Mutex<Inner>,
+}
+
+impl TargetStats {
+    fn new() -> Self {
+        Self {
+            in_flight: AtomicU32::new(0),
+            inner: Mutex::new(Inner {
+                outcomes: VecDeque::new(),
+                circuit: Circuit::Closed,
+                cooldown_until: None,
+                ewma_ttft_ms: None,
+                ewma_tpot_ms: None,
+                ewma_latency_ms: None,
+                ttfts: VecDeque::new(),
+                p95_ttft_ms: None,
+                latencies: VecDeque::new(),
+                p95_latency_ms: None,
+                calls: 0,
+                failures: 0,
+                limits: RateLimits::default(),
+                open_count: 0,
+            }),
+        }
+    }
 }
 
 /// What strategies and the health endpoint see of a target.
@@ -241,28 +268,14 @@ impl Health {
             Ok(m) => m,
             Err(p) => p.into_inner(),
         };
+        // Clients can name any model of a configured provider: past the cap, a new target
+        // is served with stats of its own that are not kept, so the map cannot be grown
+        // without bound.
+        if map.len() >= MAX_TARGETS && !map.contains_key(t) {
+            return Arc::new(TargetStats::new());
+        }
         map.entry(t.clone())
-            .or_insert_with(|| {
-                Arc::new(TargetStats {
-                    in_flight: AtomicU32::new(0),
-                    inner: Mutex::new(Inner {
-                        outcomes: VecDeque::new(),
-                        circuit: Circuit::Closed,
-                        cooldown_until: None,
-                        ewma_ttft_ms: None,
-                        ewma_tpot_ms: None,
-                        ewma_latency_ms: None,
-                        ttfts: VecDeque::new(),
-                        p95_ttft_ms: None,
-                        latencies: VecDeque::new(),
-                        p95_latency_ms: None,
-                        calls: 0,
-                        failures: 0,
-                        limits: RateLimits::default(),
-                        open_count: 0,
-                    }),
-                })
-            })
+            .or_insert_with(|| Arc::new(TargetStats::new()))
             .clone()
     }
 
@@ -613,6 +626,20 @@ mod tests {
         h.failure(&t(), ErrorKind::RateLimited, Some(Duration::from_secs(5)));
         same(&h);
         assert!(h.snapshot(&t()).unavailable.is_some(), "cooling down");
+    }
+
+    #[test]
+    fn made_up_targets_cannot_grow_the_map_without_bound() {
+        let h = Health::new(HealthSettings::default());
+        for i in 0..MAX_TARGETS + 50 {
+            let t = TargetRef::new(ProviderId::new("p"), ModelId::new(format!("m{i}")));
+            h.success(&t, Duration::from_millis(1), None);
+        }
+        assert_eq!(h.all().len(), MAX_TARGETS);
+        // A kept target still keeps its stats.
+        let first = TargetRef::new(ProviderId::new("p"), ModelId::new("m0"));
+        h.success(&first, Duration::from_millis(1), None);
+        assert_eq!(h.view(&first).calls, 2);
     }
 
     #[test]

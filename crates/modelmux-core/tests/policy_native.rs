@@ -42,25 +42,8 @@ fn agree(expr: &str, f: &Features) -> Result<bool, TestCaseError> {
     Ok(native.is_some())
 }
 
-const VARS: &[&str] = &[
-    "requested",
-    "format",
-    "input_tokens",
-    "max_output",
-    "messages",
-    "images",
-    "tools",
-    "tool_choice",
-    "output_format",
-    "reasoning",
-    "stream",
-    "tags",
-    "metadata",
-    "key",
-    "team",
-    "intent",
-    "budget_remaining",
-];
+/// Every variable a rule may use.
+const VARS: &[&str] = modelmux_core::features::VARIABLES;
 
 const WORDS: &[&str] = &["", "a", "support", "billing", "gpt-4o", "Ü", "team-a", "x"];
 

@@ -421,23 +421,6 @@ async fn stream_answer(
     resp
 }
 
-/// A short name for the error kind a failed request got, for records.
-fn error_kind_name(err: &GatewayError) -> String {
-    match err {
-        GatewayError::Upstream { error, .. } => error.kind.as_str().to_owned(),
-        GatewayError::AllFailed { .. } => "all_failed".into(),
-        GatewayError::Deadline { .. } => "deadline".into(),
-        GatewayError::InvalidRequest { .. } => "invalid_request".into(),
-        GatewayError::Unauthorized(_) => "unauthorized".into(),
-        GatewayError::ModelNotFound { .. } | GatewayError::NotFound(_) => "not_found".into(),
-        GatewayError::PayloadTooLarge { .. } => "too_large".into(),
-        GatewayError::NoProviders { .. } => "no_providers".into(),
-        GatewayError::MethodNotAllowed => "method_not_allowed".into(),
-        GatewayError::Internal(_) => "internal".into(),
-        GatewayError::Limit(e) => e.code().into(),
-    }
-}
-
 /// The answering candidate's price.
 fn price_of(plan: &Plan, target: &crate::ids::TargetRef) -> Option<crate::catalog::Price> {
     plan.candidates
@@ -481,7 +464,7 @@ pub fn failed(
         &attempts,
         crate::http::record::Outcome {
             status: err.status().as_u16(),
-            error: Some(error_kind_name(&err)),
+            error: Some(err.kind_name()),
             usage: None,
             price: None,
             ttft: None,
