@@ -8,7 +8,9 @@
 
 pub mod shared;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -191,7 +193,7 @@ impl Health {
     pub fn new(settings: HealthSettings) -> Self {
         Self {
             settings,
-            targets: RwLock::new(HashMap::new()),
+            targets: RwLock::new(HashMap::default()),
             reporter: std::sync::OnceLock::new(),
         }
     }

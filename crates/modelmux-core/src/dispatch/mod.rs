@@ -22,7 +22,7 @@ use crate::error::GatewayError;
 use crate::health::Health;
 use crate::ids::TargetRef;
 use crate::ingress::Summary;
-use crate::providers::{ErrorKind, ProviderError, Upstreams, transport_error};
+use crate::providers::{ErrorKind, ProviderError, Upstreams};
 use crate::routing::{Candidate, Plan};
 pub use hedge::{HedgeBudget, HedgeBudgets, Hedging};
 use retry::{Next, decide};
@@ -443,7 +443,7 @@ pub async fn call_json(
             .get("x-request-id")
             .or_else(|| resp.headers().get("request-id"))
             .cloned();
-        let bytes = resp.bytes().await.map_err(transport_error)?;
+        let bytes = resp.bytes().await?;
         let (body, usage) =
             bridge::json_answer(inbound, provider_format, bytes, target.model.as_str())?;
         Ok(JsonAnswer {

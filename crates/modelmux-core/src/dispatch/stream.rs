@@ -16,9 +16,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::pipe::Pipe;
-use crate::providers::{ErrorKind, ProviderError, Sent, transport_error};
+use crate::providers::{ErrorKind, ProviderError, Sent};
 
-type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, reqwest::Error>> + Send>>;
+type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, ProviderError>> + Send>>;
 
 /// A stream whose answer has started, ready to be relayed.
 pub struct OpenStream {
@@ -87,7 +87,7 @@ pub async fn open(
                 }));
             }
             Ok(Some(Err(e))) => {
-                let mut err = transport_error(e);
+                let mut err = e;
                 err.kind = ErrorKind::StreamBroken;
                 return Err(err);
             }

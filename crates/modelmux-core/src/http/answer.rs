@@ -64,16 +64,18 @@ pub async fn answer(
     meta.alias = plan.alias.clone();
     meta.decision = Some(decision.compact());
     meta.rule = decision.rule.clone();
+    // Whether some candidate speaks another format than the client.
+    let translated = plan
+        .candidates
+        .iter()
+        .any(|c| state.upstreams.format_for(&c.target.provider, format) != format);
     // Built-in Responses tools (web_search, ...) reach only Responses targets; say so.
     if format == modelmux_wire::WireFormat::OpenAiResponses
         && let Ok(req) = inbound.canonical()
     {
         let builtins = modelmux_wire::responses::builtin_tools(req);
         if !builtins.is_empty()
-            && plan
-                .candidates
-                .iter()
-                .any(|c| state.upstreams.format_for(&c.target.provider, format) != format)
+            && translated
             && let Some(d) = meta.decision.as_mut()
         {
             d.push_str(";dropped_tools=");
@@ -91,11 +93,7 @@ pub async fn answer(
     }
     // A candidate of another format needs the canonical request: build it (and report a
     // client mistake in it) before any call is made.
-    if plan
-        .candidates
-        .iter()
-        .any(|c| state.upstreams.format_for(&c.target.provider, format) != format)
-        && let Err(e) = inbound.canonical()
+    if translated && let Err(e) = inbound.canonical()
     {
         return failed(&state, meta, e, Vec::new(), started, stream, format);
     }

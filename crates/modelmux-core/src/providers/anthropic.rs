@@ -4,16 +4,18 @@
 //! Claude Code's betas reach the provider unchanged.
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, Uri};
 
+use super::UpRequest;
+use super::client::parse_uri;
 use super::error::ProviderError;
 use crate::config::ProviderConfig;
 
 const DEFAULT_VERSION: &str = "2023-06-01";
 
 pub(super) struct AnthropicProvider {
-    url: String,
-    count_url: String,
+    url: Option<Uri>,
+    count_url: Option<Uri>,
     key: Option<HeaderValue>,
     version: HeaderValue,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -32,8 +34,8 @@ impl AnthropicProvider {
             .and_then(|v| HeaderValue::try_from(v).ok())
             .unwrap_or(HeaderValue::from_static(DEFAULT_VERSION));
         Self {
-            url: format!("{}/messages", config.base_url),
-            count_url: format!("{}/messages/count_tokens", config.base_url),
+            url: parse_uri(&format!("{}/messages", config.base_url)),
+            count_url: parse_uri(&format!("{}/messages/count_tokens", config.base_url)),
             key,
             version,
             headers: config.headers.clone(),
@@ -43,31 +45,30 @@ impl AnthropicProvider {
     /// `POST {base}/messages/count_tokens`, with the same headers as a Messages call.
     pub(super) fn count_request(
         &self,
-        client: &reqwest::Client,
         body: Bytes,
         forward: &[(HeaderName, HeaderValue)],
-    ) -> reqwest::RequestBuilder {
-        let req = self.request(client, body, false, forward);
-        match req.try_clone().and_then(|r| r.build().ok()) {
-            Some(mut built) => {
-                if let Ok(url) = reqwest::Url::parse(&self.count_url) {
-                    *built.url_mut() = url;
-                }
-                reqwest::RequestBuilder::from_parts(client.clone(), built)
-            }
-            None => req,
-        }
+    ) -> UpRequest {
+        self.headers_of(UpRequest::post_uri(self.count_url.as_ref()), false, forward)
+            .body(body)
     }
 
     pub(super) fn request(
         &self,
-        client: &reqwest::Client,
         body: Bytes,
         stream: bool,
         forward: &[(HeaderName, HeaderValue)],
-    ) -> reqwest::RequestBuilder {
-        let mut req = client
-            .post(&self.url)
+    ) -> UpRequest {
+        self.headers_of(UpRequest::post_uri(self.url.as_ref()), stream, forward)
+            .body(body)
+    }
+
+    fn headers_of(
+        &self,
+        mut req: UpRequest,
+        stream: bool,
+        forward: &[(HeaderName, HeaderValue)],
+    ) -> UpRequest {
+        req = req
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(
                 http::header::ACCEPT,
@@ -78,15 +79,18 @@ impl AnthropicProvider {
                 },
             );
         if let Some(k) = &self.key {
-            req = req.header("x-api-key", k.clone());
+            req = req.header(HeaderName::from_static("x-api-key"), k.clone());
         }
         if !forward.iter().any(|(n, _)| n == "anthropic-version") {
-            req = req.header("anthropic-version", self.version.clone());
+            req = req.header(
+                HeaderName::from_static("anthropic-version"),
+                self.version.clone(),
+            );
         }
         for (name, value) in self.headers.iter().chain(forward) {
             req = req.header(name.clone(), value.clone());
         }
-        req.body(body)
+        req
     }
 
     pub(super) fn classify(status: u16, body: &[u8]) -> ProviderError {

@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
+use super::UpRequest;
 use super::error::{ErrorKind, ProviderError};
 use crate::config::ProviderConfig;
 use crate::ids::ModelId;
@@ -54,11 +55,10 @@ impl BedrockProvider {
 
     pub(super) fn request(
         &self,
-        client: &reqwest::Client,
         model: &ModelId,
         body: Bytes,
         stream: bool,
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+    ) -> Result<UpRequest, ProviderError> {
         let op = if stream {
             "converse-stream"
         } else {
@@ -69,8 +69,7 @@ impl BedrockProvider {
             self.base_url,
             modelmux_wire::bedrock::model_path(model.as_str())
         );
-        let mut req = client
-            .post(&url)
+        let mut req = UpRequest::post(&url)
             .header(http::header::CONTENT_TYPE, "application/json")
             .header(
                 http::header::ACCEPT,
@@ -119,7 +118,7 @@ impl BedrockProvider {
                 name.eq_ignore_ascii_case("authorization")
                     || name.eq_ignore_ascii_case("x-amz-security-token"),
             );
-            req = req.header(name, v);
+            req = req.header_str(name, v);
         }
         Ok(req.body(body))
     }

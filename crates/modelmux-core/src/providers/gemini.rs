@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
 use super::error::{ErrorKind, ProviderError};
+use super::{HttpClient, UpRequest};
 use super::google_auth::TokenSource;
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::ids::ModelId;
@@ -56,21 +57,22 @@ impl GeminiProvider {
 
     pub(super) async fn request(
         &self,
-        client: &reqwest::Client,
+        client: &HttpClient,
         model: &ModelId,
         body: Bytes,
         stream: bool,
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+    ) -> Result<UpRequest, ProviderError> {
         let url = if stream {
             format!("{}{}:streamGenerateContent?alt=sse", self.models_url, model)
         } else {
             format!("{}{}:generateContent", self.models_url, model)
         };
-        let mut req = client
-            .post(url)
-            .header(http::header::CONTENT_TYPE, "application/json");
+        let mut req =
+            UpRequest::post(&url).header(http::header::CONTENT_TYPE, "application/json");
         match &self.auth {
-            Auth::Key(k) => req = req.header("x-goog-api-key", k.clone()),
+            Auth::Key(k) => {
+                req = req.header(HeaderName::from_static("x-goog-api-key"), k.clone())
+            }
             Auth::Token(t) => {
                 let token = t
                     .token(client)

@@ -31,7 +31,7 @@ impl TokenSource {
     }
 
     /// An `Authorization` value (`Bearer ...`).
-    pub(super) async fn token(&self, client: &reqwest::Client) -> Result<HeaderValue, String> {
+    pub(super) async fn token(&self, client: &super::HttpClient) -> Result<HeaderValue, String> {
         if let Some(t) = &self.fixed {
             return Ok(t.clone());
         }
@@ -99,7 +99,7 @@ fn pem_to_der(pem: &str) -> Option<Vec<u8>> {
 }
 
 async fn exchange(
-    client: &reqwest::Client,
+    client: &super::HttpClient,
     account: &ServiceAccount,
 ) -> Result<(HeaderValue, Duration), String> {
     let now = SystemTime::now()
@@ -108,14 +108,14 @@ async fn exchange(
     let jwt = assertion(account, now)?;
     let form =
         format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={jwt}");
-    let resp = client
-        .post(&account.token_uri)
+    let request = super::UpRequest::post(&account.token_uri)
         .header(
             http::header::CONTENT_TYPE,
             "application/x-www-form-urlencoded",
         )
-        .body(form)
-        .send()
+        .body(form);
+    let resp = client
+        .send(request)
         .await
         .map_err(|_| "the token endpoint could not be reached".to_owned())?;
     let status = resp.status();

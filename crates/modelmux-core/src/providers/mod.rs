@@ -7,19 +7,20 @@
 mod anthropic;
 mod bedrock;
 pub mod classify;
+pub mod client;
 pub mod error;
 mod gemini;
 mod google_auth;
 mod openai;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::sync::Arc;
 
 use bytes::Bytes;
+use foldhash::HashMap;
 use http::{HeaderName, HeaderValue};
 use modelmux_wire::WireFormat;
 
+pub use client::{HttpClient, UpRequest, UpResponse};
 pub use error::{ErrorKind, ProviderError};
 
 use crate::config::{Config, ProviderConfig};
@@ -28,7 +29,7 @@ use crate::ids::{ModelId, ProviderId, TargetRef};
 /// A 2xx answer whose body is still to be read, so streams can be relayed as they arrive.
 #[derive(Debug)]
 pub struct Sent {
-    pub response: reqwest::Response,
+    pub response: UpResponse,
 }
 
 /// One provider's adapter.
@@ -61,17 +62,16 @@ impl Adapter {
 
     async fn request(
         &self,
-        client: &reqwest::Client,
+        client: &HttpClient,
         model: &ModelId,
         body: Bytes,
         stream: bool,
         forward: &[(HeaderName, HeaderValue)],
         endpoint: WireFormat,
-    ) -> Result<reqwest::RequestBuilder, ProviderError> {
+    ) -> Result<UpRequest, ProviderError> {
         match self {
             Self::OpenAi(p) => {
                 let mut req = p.chat_request(
-                    client,
                     model,
                     body,
                     stream,
@@ -82,9 +82,9 @@ impl Adapter {
                 }
                 Ok(req)
             }
-            Self::Anthropic(p) => Ok(p.request(client, body, stream, forward)),
+            Self::Anthropic(p) => Ok(p.request(body, stream, forward)),
             Self::Gemini(p) => p.request(client, model, body, stream).await,
-            Self::Bedrock(p) => p.request(client, model, body, stream),
+            Self::Bedrock(p) => p.request(model, body, stream),
         }
     }
 
@@ -106,37 +106,15 @@ struct Provider {
 /// The provider side of the gateway: the shared client and every configured provider.
 #[derive(Clone)]
 pub struct Upstreams {
-    client: reqwest::Client,
+    client: HttpClient,
     providers: Arc<HashMap<ProviderId, Provider>>,
     health: Arc<crate::health::Health>,
 }
 
-static CRYPTO: Once = Once::new();
-
-/// Builds the pooled HTTP client: rustls with the ring provider, keep-alive, `TCP_NODELAY`,
-/// HTTP/2 where the server offers it through ALPN.
-pub fn http_client() -> Result<reqwest::Client, String> {
-    CRYPTO.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
-        .tcp_keepalive(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        // A provider that redirects is misconfigured; following would resend the key to
-        // another address.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("modelmux/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
-}
-
 impl Upstreams {
     pub fn new(config: &Config, health: Arc<crate::health::Health>) -> Result<Self, String> {
-        let client = http_client()?;
-        let mut providers = HashMap::new();
+        let client = HttpClient::new()?;
+        let mut providers = HashMap::default();
         for p in config.providers.values() {
             providers.insert(
                 p.id.clone(),
@@ -197,7 +175,7 @@ impl Upstreams {
             .adapter
             .request(&self.client, &target.model, body, stream, forward, endpoint)
             .await?;
-        let response = request.send().await.map_err(transport_error)?;
+        let response = self.client.send(request).await?;
         let status = response.status().as_u16();
         if let Some(limits) = crate::health::RateLimits::from_headers(response.headers()) {
             self.health.rate_limits(target, limits);
@@ -227,13 +205,12 @@ impl Upstreams {
             return None;
         };
         let result = async {
-            let resp = p
-                .count_request(&self.client, body, forward)
-                .send()
-                .await
-                .map_err(transport_error)?;
+            let resp = self
+                .client
+                .send(p.count_request(body, forward))
+                .await?;
             let status = resp.status().as_u16();
-            let bytes = resp.bytes().await.map_err(transport_error)?;
+            let bytes = resp.bytes().await?;
             if (200..300).contains(&status) {
                 Ok(bytes)
             } else {
@@ -241,25 +218,5 @@ impl Upstreams {
             }
         };
         Some(result.await)
-    }
-}
-
-/// A transport failure as a `ProviderError`. reqwest's messages can hold the URL, which may
-/// hold a key in its query: only the kind of failure is kept.
-pub fn transport_error(e: reqwest::Error) -> ProviderError {
-    if e.is_timeout() {
-        ProviderError::new(ErrorKind::Timeout, "the request timed out")
-    } else if e.is_connect() {
-        ProviderError::new(ErrorKind::Connect, "could not connect to the provider")
-    } else if e.is_body() || e.is_decode() {
-        ProviderError::new(
-            ErrorKind::Connect,
-            "the connection broke while reading the answer",
-        )
-    } else {
-        ProviderError::new(
-            ErrorKind::Connect,
-            "the connection failed before an answer arrived",
-        )
     }
 }

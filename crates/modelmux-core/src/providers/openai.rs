@@ -4,7 +4,9 @@
 //! no version is set) and its `api-key` header.
 
 use bytes::Bytes;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, Uri};
+
+use super::UpRequest;
 
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::ids::ModelId;
@@ -14,7 +16,7 @@ pub(super) struct OpenAiProvider {
     chat_url: String,
     /// The chat and Responses URLs parsed once, when they do not depend on the model
     /// (parsing a URL per request is a measurable share of a request's cost).
-    parsed: Option<(reqwest::Url, reqwest::Url)>,
+    parsed: Option<(Uri, Uri)>,
     auth: Option<(HeaderName, HeaderValue)>,
 }
 
@@ -35,8 +37,8 @@ impl OpenAiProvider {
         let chat_url = format!("{}/chat/completions", config.base_url);
         let per_model = config.kind == ProviderKind::Azure && config.api_version.is_some();
         let parsed = match (
-            reqwest::Url::parse(&chat_url),
-            reqwest::Url::parse(&format!("{}/responses", config.base_url)),
+            Uri::try_from(chat_url.as_str()),
+            Uri::try_from(format!("{}/responses", config.base_url)),
         ) {
             (Ok(chat), Ok(responses)) if !per_model => Some((chat, responses)),
             _ => None,
@@ -63,16 +65,15 @@ impl OpenAiProvider {
 
     pub(super) fn chat_request(
         &self,
-        client: &reqwest::Client,
         model: &ModelId,
         body: Bytes,
         stream: bool,
         responses: bool,
-    ) -> reqwest::RequestBuilder {
+    ) -> UpRequest {
         let req = match (&self.parsed, responses) {
-            (Some((_, url)), true) | (Some((url, _)), false) => client.post(url.clone()),
-            (None, true) => client.post(format!("{}/responses", self.config.base_url)),
-            (None, false) => client.post(self.url(model)),
+            (Some((_, url)), true) | (Some((url, _)), false) => UpRequest::post_uri(Some(url)),
+            (None, true) => UpRequest::post(&format!("{}/responses", self.config.base_url)),
+            (None, false) => UpRequest::post(&self.url(model)),
         };
         let mut req = req
             .header(http::header::CONTENT_TYPE, "application/json")

@@ -14,8 +14,13 @@ use modelmux_core::{Config, RunningGateway};
 use modelmux_sim::{Behaviour, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
+/// A plain reqwest client for driving the gateway (the tests' own client, not the gateway's).
 pub fn client() -> reqwest::Client {
-    modelmux_core::providers::http_client().unwrap()
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A simulator serving `models` with the given behaviours.
