@@ -69,28 +69,33 @@ pub struct RateLimits {
 impl RateLimits {
     /// Reads the headers of an answer; `None` when it carried none.
     pub fn from_headers(h: &http::HeaderMap) -> Option<Self> {
-        let num = |names: &[&str]| {
+        use http::HeaderName as N;
+        // Names as constants: a lookup by `&str` parses and validates the name every time.
+        const REQUESTS: [N; 2] = [
+            N::from_static("x-ratelimit-remaining-requests"),
+            N::from_static("anthropic-ratelimit-requests-remaining"),
+        ];
+        const TOKENS: [N; 3] = [
+            N::from_static("x-ratelimit-remaining-tokens"),
+            N::from_static("anthropic-ratelimit-tokens-remaining"),
+            N::from_static("anthropic-ratelimit-input-tokens-remaining"),
+        ];
+        const RESET: N = N::from_static("x-ratelimit-reset-requests");
+        let num = |names: &[N]| {
             names.iter().find_map(|n| {
-                h.get(*n)
+                h.get(n)
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.trim().parse::<f64>().ok())
                     .map(|v| v.max(0.0) as u64)
             })
         };
-        let requests = num(&[
-            "x-ratelimit-remaining-requests",
-            "anthropic-ratelimit-requests-remaining",
-        ]);
-        let tokens = num(&[
-            "x-ratelimit-remaining-tokens",
-            "anthropic-ratelimit-tokens-remaining",
-            "anthropic-ratelimit-input-tokens-remaining",
-        ]);
+        let requests = num(&REQUESTS);
+        let tokens = num(&TOKENS);
         if requests.is_none() && tokens.is_none() {
             return None;
         }
         let reset = h
-            .get("x-ratelimit-reset-requests")
+            .get(RESET)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| humantime::parse_duration(v.trim()).ok())
             .unwrap_or(Duration::from_secs(60));

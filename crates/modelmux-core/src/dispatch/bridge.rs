@@ -142,7 +142,7 @@ pub fn json_answer(
     if to == from {
         let usage = match from {
             WireFormat::OpenAiChat => {
-                let peek = openai::ResponsePeek::parse(&body).ok_or_else(|| {
+                let peek = openai::UsagePeek::parse(&body).ok_or_else(|| {
                     ProviderError::new(
                         ErrorKind::UpstreamError,
                         "the provider answered 200 with a body that is not a JSON object",

@@ -434,16 +434,11 @@ pub async fn call_json(
 ) -> Result<JsonAnswer, ProviderError> {
     let provider_format = up.format_for(&target.provider, inbound.format);
     let attempt = async {
-        let resp = up
+        let sent = up
             .send(target, body, false, forward, provider_format)
-            .await?
-            .response;
-        let upstream_request_id = resp
-            .headers()
-            .get("x-request-id")
-            .or_else(|| resp.headers().get("request-id"))
-            .cloned();
-        let bytes = resp.bytes().await?;
+            .await?;
+        let upstream_request_id = sent.upstream_request_id();
+        let bytes = sent.response.bytes().await?;
         let (body, usage) =
             bridge::json_answer(inbound, provider_format, bytes, target.model.as_str())?;
         Ok(JsonAnswer {

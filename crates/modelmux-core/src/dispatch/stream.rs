@@ -47,16 +47,11 @@ pub async fn open(
     let start = Instant::now();
     let ttft_deadline = start + ttft;
     let headers_deadline = (start + timeout).min(ttft_deadline);
-    let resp = tokio::time::timeout_at(headers_deadline, sent)
+    let sent = tokio::time::timeout_at(headers_deadline, sent)
         .await
-        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))??
-        .response;
-    let upstream_request_id = resp
-        .headers()
-        .get("x-request-id")
-        .or_else(|| resp.headers().get("request-id"))
-        .cloned();
-    let mut bytes: ByteStream = Box::pin(resp.bytes_stream());
+        .map_err(|_| ProviderError::new(ErrorKind::Timeout, "no response headers in time"))??;
+    let upstream_request_id = sent.upstream_request_id();
+    let mut bytes: ByteStream = Box::pin(sent.response.bytes_stream());
     let mut held = BytesMut::new();
     loop {
         if let Some(e) = &pipe.state().error {

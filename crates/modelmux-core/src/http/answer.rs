@@ -93,8 +93,7 @@ pub async fn answer(
     }
     // A candidate of another format needs the canonical request: build it (and report a
     // client mistake in it) before any call is made.
-    if translated && let Err(e) = inbound.canonical()
-    {
+    if translated && let Err(e) = inbound.canonical() {
         return failed(&state, meta, e, Vec::new(), started, stream, format);
     }
     // The key's limits and budget: the estimate (the priciest candidate, the whole requested

@@ -62,10 +62,7 @@ impl HttpClient {
             .build(https);
         Ok(Self {
             inner,
-            user_agent: HeaderValue::from_static(concat!(
-                "modelmux/",
-                env!("CARGO_PKG_VERSION")
-            )),
+            user_agent: HeaderValue::from_static(concat!("modelmux/", env!("CARGO_PKG_VERSION"))),
         })
     }
 

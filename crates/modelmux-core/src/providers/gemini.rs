@@ -8,8 +8,8 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 
 use super::error::{ErrorKind, ProviderError};
-use super::{HttpClient, UpRequest};
 use super::google_auth::TokenSource;
+use super::{HttpClient, UpRequest};
 use crate::config::{ProviderConfig, ProviderKind};
 use crate::ids::ModelId;
 
@@ -67,12 +67,9 @@ impl GeminiProvider {
         } else {
             format!("{}{}:generateContent", self.models_url, model)
         };
-        let mut req =
-            UpRequest::post(&url).header(http::header::CONTENT_TYPE, "application/json");
+        let mut req = UpRequest::post(&url).header(http::header::CONTENT_TYPE, "application/json");
         match &self.auth {
-            Auth::Key(k) => {
-                req = req.header(HeaderName::from_static("x-goog-api-key"), k.clone())
-            }
+            Auth::Key(k) => req = req.header(HeaderName::from_static("x-goog-api-key"), k.clone()),
             Auth::Token(t) => {
                 let token = t
                     .token(client)

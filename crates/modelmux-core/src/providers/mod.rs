@@ -32,6 +32,16 @@ pub struct Sent {
     pub response: UpResponse,
 }
 
+impl Sent {
+    /// The provider's own id for the request (`x-request-id`, or Anthropic's `request-id`).
+    pub fn upstream_request_id(&self) -> Option<HeaderValue> {
+        const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+        const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+        let h = self.response.headers();
+        h.get(X_REQUEST_ID).or_else(|| h.get(REQUEST_ID)).cloned()
+    }
+}
+
 /// One provider's adapter.
 enum Adapter {
     OpenAi(Box<openai::OpenAiProvider>),
@@ -71,12 +81,8 @@ impl Adapter {
     ) -> Result<UpRequest, ProviderError> {
         match self {
             Self::OpenAi(p) => {
-                let mut req = p.chat_request(
-                    model,
-                    body,
-                    stream,
-                    endpoint == WireFormat::OpenAiResponses,
-                );
+                let mut req =
+                    p.chat_request(model, body, stream, endpoint == WireFormat::OpenAiResponses);
                 for (name, value) in forward {
                     req = req.header(name.clone(), value.clone());
                 }
@@ -205,10 +211,7 @@ impl Upstreams {
             return None;
         };
         let result = async {
-            let resp = self
-                .client
-                .send(p.count_request(body, forward))
-                .await?;
+            let resp = self.client.send(p.count_request(body, forward)).await?;
             let status = resp.status().as_u16();
             let bytes = resp.bytes().await?;
             if (200..300).contains(&status) {

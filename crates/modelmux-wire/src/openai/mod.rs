@@ -24,7 +24,7 @@ pub use error::ErrorBody;
 pub use error_map::{error_code, error_kind, error_status, error_type};
 pub use request_in::from_openai;
 pub use request_out::{OpenAiOptions, to_openai};
-pub use response::{ChunkPeek, OpenAiUsage, ResponsePeek};
+pub use response::{ChunkPeek, OpenAiUsage, ResponsePeek, UsagePeek};
 pub use stream_decode::OpenAiStreamDecoder;
 pub use stream_encode::OpenAiStreamEncoder;
 pub use translate_response::{response_from_openai, response_to_openai};

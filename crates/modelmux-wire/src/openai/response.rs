@@ -51,6 +51,21 @@ impl OpenAiUsage {
     }
 }
 
+/// Only the usage of a non-streaming answer: every other field is skipped unread (the
+/// same-format path relays the answer's bytes as they are and needs nothing else).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UsagePeek {
+    #[serde(default)]
+    pub usage: Option<OpenAiUsage>,
+}
+
+impl UsagePeek {
+    /// `None` when `body` is not a JSON object.
+    pub fn parse(body: &[u8]) -> Option<Self> {
+        serde_json::from_slice(body).ok()
+    }
+}
+
 /// What the gateway reads from a non-streaming answer.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ResponsePeek {
