@@ -2,17 +2,18 @@
 //! through a `Pipe` until the answer has started; until then any failure (an error status, a
 //! broken connection, a malformed or error chunk, the time-to-first-token running out) is an
 //! ordinary failed attempt and the dispatcher may fall back. Once content is there the
-//! stream is committed: `relay` forwards the client bytes as they are produced and, if the
+//! stream is committed: `RelayBody` forwards the client bytes as they are produced and, if the
 //! provider breaks afterwards, ends with an error event in the client's format, never a
 //! silently truncated stream.
 
+use std::convert::Infallible;
 use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use modelmux_wire::Usage;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::pipe::Pipe;
@@ -114,79 +115,167 @@ pub struct RelayOutcome {
 
 const CAPTURE_LIMIT: usize = 16 << 20;
 
-/// Relays a committed stream into `tx`, as the pipe produces client bytes; with `capture`,
-/// also keeps a copy of them (the Responses API stores what the client received).
 /// Called with everything the client received, just before the last bytes of a completed
 /// stream are sent (so what it stores exists before the client can ask for it).
 pub type OnComplete = Box<dyn FnOnce(&[u8]) + Send>;
 
-pub async fn relay(
-    mut open: OpenStream,
-    tx: mpsc::Sender<Bytes>,
+/// Called once when a relay ends, however it ends (records, budget, logs).
+pub type OnEnd = Box<dyn FnOnce(RelayOutcome) + Send>;
+
+/// A committed stream as the client's response body: each poll reads the provider only as
+/// fast as the client takes the bytes (no task or channel of its own per stream), and
+/// translates through the pipe. If the provider breaks or goes quiet for `idle`, the body
+/// ends with an error event in the client's format. `on_end` runs once: at the end of the
+/// stream, or when the body is dropped first because the client went away.
+pub struct RelayBody {
+    open: OpenStream,
+    out: BytesMut,
     idle: Duration,
-    capture: bool,
-    mut on_complete: Option<OnComplete>,
-) -> RelayOutcome {
-    let mut out = std::mem::take(&mut open.held);
-    let pipe = &mut open.pipe;
-    let mut copy = capture.then(BytesMut::new);
-    let tx = |b: Bytes, copy: &mut Option<BytesMut>| {
-        if let Some(c) = copy.as_mut()
+    /// The idle deadline, armed while waiting on the provider.
+    timer: Pin<Box<tokio::time::Sleep>>,
+    armed: bool,
+    copy: Option<BytesMut>,
+    on_complete: Option<OnComplete>,
+    on_end: Option<OnEnd>,
+    done: bool,
+}
+
+impl std::fmt::Debug for RelayBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayBody")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RelayBody {
+    /// With `on_complete`, a copy of what the client receives (up to 16 MiB) is kept for it.
+    pub fn new(
+        mut open: OpenStream,
+        idle: Duration,
+        on_complete: Option<OnComplete>,
+        on_end: OnEnd,
+    ) -> Self {
+        let out = std::mem::take(&mut open.held);
+        Self {
+            open,
+            out,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            armed: false,
+            copy: on_complete.is_some().then(BytesMut::new),
+            on_complete,
+            on_end: Some(on_end),
+            done: false,
+        }
+    }
+
+    /// The pending client bytes (kept in the capture too).
+    fn emit(&mut self) -> Bytes {
+        let b = self.out.split().freeze();
+        if let Some(c) = self.copy.as_mut()
             && c.len() + b.len() <= CAPTURE_LIMIT
         {
             c.extend_from_slice(&b);
         }
-        tx.send(b)
-    };
-    let outcome = |pipe: &dyn Pipe, end: StreamEnd, copy: Option<BytesMut>| RelayOutcome {
-        end,
-        usage: pipe.state().usage,
-        chunks: pipe.state().events,
-        captured: copy.map(BytesMut::freeze),
-    };
-    loop {
-        if let Some(e) = pipe.state().error.clone() {
-            if !pipe.state().error_forwarded {
-                pipe.fail(e.kind, &e.message, &mut out);
+        b
+    }
+
+    fn finish(&mut self, end: StreamEnd) {
+        self.done = true;
+        if let Some(f) = self.on_end.take() {
+            let state = self.open.pipe.state();
+            f(RelayOutcome {
+                end,
+                usage: state.usage,
+                chunks: state.events,
+                captured: self.copy.take().map(BytesMut::freeze),
+            });
+        }
+    }
+
+    /// Ends the stream with `end`, sending what is left (an error event included).
+    fn last(&mut self, end: StreamEnd) -> Poll<Option<Result<Bytes, Infallible>>> {
+        let rest = self.emit();
+        self.finish(end);
+        Poll::Ready((!rest.is_empty()).then_some(Ok(rest)))
+    }
+
+    /// The provider broke off: an error event ends the client's stream.
+    fn cut(&mut self, reason: String) -> Poll<Option<Result<Bytes, Infallible>>> {
+        self.open
+            .pipe
+            .fail(ErrorKind::StreamBroken, &reason, &mut self.out);
+        self.last(StreamEnd::Cut { reason })
+    }
+}
+
+impl Stream for RelayBody {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if this.done {
+                return Poll::Ready(None);
             }
-            let _ = tx(out.split().freeze(), &mut copy).await;
-            return outcome(pipe.as_ref(), StreamEnd::Cut { reason: e.message }, copy);
-        }
-        if pipe.state().complete
-            && let Some(f) = on_complete.take()
-        {
-            let mut all = copy.clone().unwrap_or_default();
-            all.extend_from_slice(&out);
-            f(&all);
-        }
-        if !out.is_empty() && tx(out.split().freeze(), &mut copy).await.is_err() {
-            return outcome(pipe.as_ref(), StreamEnd::ClientGone, copy);
-        }
-        if pipe.state().complete {
-            return outcome(pipe.as_ref(), StreamEnd::Completed, copy);
-        }
-        let cut = match tokio::time::timeout(idle, open.bytes.next()).await {
-            Ok(Some(Ok(bytes))) => {
-                pipe.push(&bytes, &mut out);
-                continue;
-            }
-            Ok(None) => {
-                if pipe.end(&mut out) {
-                    continue;
+            if let Some(e) = this.open.pipe.state().error.clone() {
+                if !this.open.pipe.state().error_forwarded {
+                    this.open.pipe.fail(e.kind, &e.message, &mut this.out);
                 }
-                match &pipe.state().error {
-                    Some(_) => continue,
-                    None => "the provider's stream ended before the answer was complete".to_owned(),
+                return this.last(StreamEnd::Cut { reason: e.message });
+            }
+            if this.open.pipe.state().complete {
+                if let Some(f) = this.on_complete.take() {
+                    let mut all = this.copy.clone().unwrap_or_default();
+                    all.extend_from_slice(&this.out);
+                    f(&all);
+                }
+                return this.last(StreamEnd::Completed);
+            }
+            if !this.out.is_empty() {
+                return Poll::Ready(Some(Ok(this.emit())));
+            }
+            match this.open.bytes.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(bytes))) => {
+                    this.armed = false;
+                    this.open.pipe.push(&bytes, &mut this.out);
+                }
+                Poll::Ready(None) => {
+                    this.armed = false;
+                    if this.open.pipe.end(&mut this.out) || this.open.pipe.state().error.is_some() {
+                        continue;
+                    }
+                    return this.cut(
+                        "the provider's stream ended before the answer was complete".to_owned(),
+                    );
+                }
+                Poll::Ready(Some(Err(_))) => {
+                    return this.cut("the connection to the provider broke mid-stream".to_owned());
+                }
+                Poll::Pending => {
+                    if !this.armed {
+                        this.armed = true;
+                        this.timer.as_mut().reset(Instant::now() + this.idle);
+                    }
+                    if this.timer.as_mut().poll(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    let reason = format!(
+                        "the provider sent nothing for {}",
+                        humantime::format_duration(this.idle)
+                    );
+                    return this.cut(reason);
                 }
             }
-            Err(_) => format!(
-                "the provider sent nothing for {}",
-                humantime::format_duration(idle)
-            ),
-            Ok(Some(Err(_))) => "the connection to the provider broke mid-stream".to_owned(),
-        };
-        pipe.fail(ErrorKind::StreamBroken, &cut, &mut out);
-        let _ = tx(out.split().freeze(), &mut copy).await;
-        return outcome(pipe.as_ref(), StreamEnd::Cut { reason: cut }, copy);
+        }
+    }
+}
+
+impl Drop for RelayBody {
+    fn drop(&mut self) {
+        if self.on_end.is_some() {
+            self.finish(StreamEnd::ClientGone);
+        }
     }
 }

@@ -7,9 +7,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use futures_util::stream;
 use http::{HeaderValue, StatusCode};
-use tokio::sync::mpsc;
 
 use crate::auth::Caller;
 use crate::config::ProviderKind;
@@ -331,78 +329,39 @@ async fn stream_answer(
     meta.attempts = attempts.len();
     meta.upstream_request_id = open.upstream_request_id.clone();
 
-    let (tx, rx) = mpsc::channel::<Bytes>(32);
     let idle = plan.settings.stream_idle_timeout;
     let log_meta = meta.clone();
     let health = state.health.clone();
     let responses_meta = inbound.responses.clone().filter(|m| m.store);
     let price = price_of(&plan, &target);
     let store_state = state.clone();
-    tokio::spawn(async move {
-        let committed = tokio::time::Instant::now();
-        let on_complete: Option<dstream::OnComplete> = responses_meta.map(|meta| {
-            let st = store_state.clone();
-            Box::new(move |captured: &[u8]| {
-                crate::http::responses::store_stream(&st, &meta, captured)
-            }) as dstream::OnComplete
-        });
-        let outcome = dstream::relay(open, tx, idle, on_complete.is_some(), on_complete).await;
-        settle(admission, outcome.usage, price).await;
+    let on_complete: Option<dstream::OnComplete> = responses_meta.map(|meta| {
+        let st = store_state.clone();
+        Box::new(move |captured: &[u8]| crate::http::responses::store_stream(&st, &meta, captured))
+            as dstream::OnComplete
+    });
+    let committed = tokio::time::Instant::now();
+    let on_end: dstream::OnEnd = Box::new(move |outcome| {
+        if admission.is_some() {
+            // Settling may call Redis: it runs on its own, after the stream.
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                h.spawn(settle(admission, outcome.usage, price));
+            }
+        }
         if let (StreamEnd::Completed, Some(u)) = (&outcome.end, outcome.usage) {
             health.stream_done(&target, committed.elapsed(), u.output);
         }
-        let stream_outcome = crate::records::StreamOutcome {
-            completed: outcome.end == StreamEnd::Completed,
-            cut_reason: match &outcome.end {
-                StreamEnd::Completed => None,
-                StreamEnd::Cut { reason } => Some(reason.clone()),
-                StreamEnd::ClientGone => Some("client_gone".into()),
-            },
-            chunks_sent: outcome.chunks,
-        };
-        crate::http::record::send(
+        stream_finished(
             &store_state,
             &log_meta,
             format,
             &attempts,
-            crate::http::record::Outcome {
-                status: 200,
-                error: None,
-                usage: outcome.usage,
-                price,
-                ttft: attempts.last().and_then(|a| a.ttft),
-                stream: Some(stream_outcome),
-            },
+            &outcome,
+            price,
             started,
         );
-        let cut = match &outcome.end {
-            StreamEnd::Completed => None,
-            StreamEnd::Cut { reason } => Some(reason.clone()),
-            StreamEnd::ClientGone => Some("client disconnected".to_owned()),
-        };
-        tracing::info!(
-            target: "modelmux::access",
-            request_id = log_meta.request_id.as_ref().map_or("", |r| r.as_str()),
-            format = ?format,
-            route = log_meta.route.as_deref().unwrap_or(""),
-            target = log_meta.target.as_deref().unwrap_or(""),
-            status = 200,
-            stream = true,
-            attempts = attempts.len(),
-            chunks = outcome.chunks,
-            input_tokens = outcome.usage.map_or(0, |u| u.input),
-            output_tokens = outcome.usage.map_or(0, |u| u.output),
-            ms = started.elapsed().as_millis() as u64,
-            ttft_ms = attempts.last().and_then(|a| a.ttft).map_or(0, |t| t.as_millis() as u64),
-            cut = cut.as_deref().unwrap_or(""),
-            "stream finished"
-        );
     });
-    let body = Body::from_stream(stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    }));
+    let body = Body::from_stream(dstream::RelayBody::new(open, idle, on_complete, on_end));
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
     h.insert(
@@ -416,6 +375,63 @@ async fn stream_answer(
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     meta.apply(h);
     resp
+}
+
+/// The record and access log line of a stream that has ended.
+fn stream_finished(
+    state: &AppState,
+    meta: &respond::Meta,
+    format: ClientFormat,
+    attempts: &[Attempt],
+    outcome: &dstream::RelayOutcome,
+    price: Option<crate::catalog::Price>,
+    started: Instant,
+) {
+    let cut = match &outcome.end {
+        StreamEnd::Completed => None,
+        StreamEnd::Cut { reason } => Some(reason.clone()),
+        StreamEnd::ClientGone => Some("client_gone".to_owned()),
+    };
+    let ttft = attempts.last().and_then(|a| a.ttft);
+    crate::http::record::send(
+        state,
+        meta,
+        format,
+        attempts,
+        crate::http::record::Outcome {
+            status: 200,
+            error: None,
+            usage: outcome.usage,
+            price,
+            ttft,
+            stream: Some(crate::records::StreamOutcome {
+                completed: outcome.end == StreamEnd::Completed,
+                cut_reason: cut.clone(),
+                chunks_sent: outcome.chunks,
+            }),
+        },
+        started,
+    );
+    tracing::info!(
+        target: "modelmux::access",
+        request_id = meta.request_id.as_ref().map_or("", |r| r.as_str()),
+        format = ?format,
+        route = meta.route.as_deref().unwrap_or(""),
+        target = meta.target.as_deref().unwrap_or(""),
+        status = 200,
+        stream = true,
+        attempts = attempts.len(),
+        chunks = outcome.chunks,
+        input_tokens = outcome.usage.map_or(0, |u| u.input),
+        output_tokens = outcome.usage.map_or(0, |u| u.output),
+        ms = started.elapsed().as_millis() as u64,
+        ttft_ms = ttft.map_or(0, |t| t.as_millis() as u64),
+        cut = match &outcome.end {
+            StreamEnd::ClientGone => "client disconnected",
+            _ => cut.as_deref().unwrap_or(""),
+        },
+        "stream finished"
+    );
 }
 
 /// The answering candidate's price.
