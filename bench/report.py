@@ -91,6 +91,8 @@ rates = sorted({int(m.group(1)) for p in glob.glob(os.path.join(OUT, "rate*-gw.j
 for rate in rates:
     S["runs"][f"rate{rate}"] = {"direct": run(f"rate{rate}-direct"), "gw": run(f"rate{rate}-gw")}
 S["runs"]["closed"] = {"direct": run("closed-direct"), "gw": run("closed-gw")}
+for key in list(S["runs"]):
+    S["runs"][key]["proxy"] = run(f"{key}-proxy")
 S["idle"], S["peak"] = load("idle.json"), load("peak.json")
 S["ttft"] = {"direct": load("ttft-direct.json"), "gw": load("ttft-gw.json")}
 S["streams"] = {"direct": load("streams-direct.json"), "gw": load("streams-gw.json")}
@@ -179,6 +181,21 @@ if sg and sg.get("kib_per_stream") is not None:
                  f"{sd['rss_before_kib'] / 1024:.1f} → {sd['rss_open_kib'] / 1024:.1f}" if sd else "—",
                  f"{sg['rss_before_kib'] / 1024:.1f} → {sg['rss_open_kib'] / 1024:.1f}", "", "", "", ""))
 
+# The floor: the relay-only proxy on the gateway's core, same loads, same run.
+floor = []  # metric, proxy, gateway, gateway ÷ proxy
+for key in [f"rate{r}" for r in rates] + ["closed"]:
+    p, g = S["runs"][key].get("proxy"), S["runs"][key]["gw"]
+    if not p or not g:
+        continue
+    label = "closed loop" if key == "closed" else f"{int(key[4:]):,} req/s"
+    if p.get("cpu_us") and g.get("cpu_us"):
+        floor.append((f"CPU per request @ {label} (µs)", fmt(p["cpu_us"], 1), fmt(g["cpu_us"], 1),
+                      ratio(g["cpu_us"], p["cpu_us"])))
+    if key == "closed":
+        floor.append(("max throughput, closed loop (req/s)", fmt(p["rps"]), fmt(g["rps"]), ratio(g["rps"], p["rps"])))
+    else:
+        floor.append((f"latency p99 @ {label} (ms)", fmt(p["p99"], 3), fmt(g["p99"], 3), ratio(g["p99"], p["p99"])))
+
 if S["ready"]["gw_ms"]:
     g = statistics.median(S["ready"]["gw_ms"])
     d = statistics.median(S["ready"]["sim_ms"]) if S["ready"]["sim_ms"] else None
@@ -235,6 +252,17 @@ lines.append("| metric | upstream direct | via gateway | added | gateway ÷ dire
 lines.append("|---|---:|---:|---:|---:|---|---|")
 for r in rows:
     lines.append("| " + " | ".join(r) + " |")
+if floor:
+    lines.append("")
+    lines.append("The floor: bench/mock-upstream's `mock-proxy`, a relay-only proxy (hyper server, hyper-util "
+                 "pooled client, one thread; no parsing, routing, records or metrics) on the gateway's core, "
+                 "same loads, same run:")
+    lines.append("")
+    lines.append("| metric | relay-only proxy | gateway | gateway ÷ proxy |")
+    lines.append("|---|---:|---:|---:|")
+    for r in floor:
+        lines.append("| " + " | ".join(r) + " |")
+    S["floor"] = floor
 if crit:
     lines.append("")
     lines.append("Criterion (median; `--warm-up-time 1 --measurement-time 3`):")

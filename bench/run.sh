@@ -14,7 +14,9 @@
 # and measures, each against the upstream hit directly in the same run:
 #   open loop at 500 / 2000 / 5000 req/s (latency-corrected), closed loop (64 connections),
 #   gateway CPU per request, idle and peak RSS, added time to first token (200 sequential
-#   streams), memory per open stream (1,000 slow streams), ready-to-serve time.
+#   streams), memory per open stream (1,000 slow streams), ready-to-serve time; and the same
+#   loads through a relay-only proxy (bench/mock-upstream's mock-proxy) on the gateway's core,
+#   the floor any gateway stands on.
 # Then the criterion benchmarks (modelmux-wire translate, modelmux-core decision).
 # Writes bench/RESULTS.md (the generated part, between markers) and bench/out/<stamp>/ (raw).
 #
@@ -330,6 +332,28 @@ load closed-direct "$UP_URL" "$OUT/body-direct.json" "$UP_PID" closed 0
 load closed-gw "$GW_URL/v1" "$OUT/body-gw.json" "$GW_PID" closed 0
 echo "{\"gw_rss_kib\": $(status_kib "$GW_PID" VmRSS), \"gw_hwm_kib\": $(status_kib "$GW_PID" VmHWM), \"sim_rss_kib\": $(status_kib "$UP_PID" VmRSS), \"sim_hwm_kib\": $(status_kib "$UP_PID" VmHWM)}" >"$OUT/peak.json"
 stop_pid "$GW_PID"
+
+# ---- 5b. the floor: a relay-only proxy on the gateway's core ---------------------------------
+# bench/mock-upstream's mock-proxy reads each request, sends it to the upstream over a pooled
+# client and returns the answer, and does nothing else. What it costs is what relaying alone
+# costs on this machine: the gateway cannot go below it.
+PROXY=$TOOLS/mock/release/mock-proxy
+if [ "$UPSTREAM" = mock ] && [ -x "$PROXY" ]; then
+    say "relay-only proxy (mock-proxy, core 0): open loop at $RATES req/s, then closed loop"
+    taskset -c 0 "$PROXY" 127.0.0.1:0 "$UP_URL" >"$OUT/proxy.out" 2>"$OUT/proxy.err" &
+    PX_PID=$!
+    PIDS+=("$PX_PID")
+    PX_URL=$(wait_line "$OUT/proxy.out" 'http://[0-9.:]+/v1' 10) || { say "mock-proxy did not start"; exit 1; }
+    DURATION_SAVED=$DURATION
+    DURATION=3
+    load warm-proxy "$PX_URL" "$OUT/body-direct.json" "$PX_PID" closed 0
+    DURATION=$DURATION_SAVED
+    for rate in $RATES; do
+        load "rate$rate-proxy" "$PX_URL" "$OUT/body-direct.json" "$PX_PID" rate "$rate"
+    done
+    load closed-proxy "$PX_URL" "$OUT/body-direct.json" "$PX_PID" closed 0
+    stop_pid "$PX_PID"
+fi
 
 # ---- 6. memory per open stream, on a fresh gateway -------------------------------------------
 say "1,000 slow streams: direct to the sim (its RSS), then via a fresh gateway"
