@@ -220,6 +220,41 @@ async fn a_client_gone_before_its_answer_leaves_a_record() {
     assert_eq!((last.2, last.3.as_deref()), (Some(200), None));
 }
 
+#[tokio::test]
+async fn a_client_gone_mid_stream_leaves_a_record_of_the_cut_stream() {
+    let dir = TempDir::new("gone-mid-stream");
+    // The first word at once, then one every 300 ms: the client reads one chunk and leaves.
+    let slow = Behaviour {
+        tokens_per_second: 3.0,
+        output_tokens: 20,
+        ..Behaviour::default()
+    };
+    let a = sim(&[("m", slow)]).await;
+    let gw = gateway(&format!(
+        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{}",
+        providers(&[("a", &a)]),
+        sqlite(&dir)
+    ))
+    .await;
+    let mut resp = post(&gw, &chat_stream("r", true)).await;
+    assert_eq!(resp.status(), 200);
+    let id = request_id(&resp);
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(first.starts_with(b"data: "), "{first:?}");
+    drop(resp);
+    // The gateway notices the closed connection, drops the stream (and its provider call).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    gw.shutdown().await.unwrap();
+
+    let record = stored(&dir).await.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.status, Some(200));
+    let stream = record.stream.expect("a stream record");
+    assert!(!stream.completed, "{stream:?}");
+    assert_eq!(stream.cut_reason.as_deref(), Some("client_gone"));
+    assert!(stream.chunks_sent >= 1, "{stream:?}");
+    assert_eq!(record.attempts.len(), 1);
+}
+
 /// One request's end as the client saw it.
 #[derive(Debug)]
 struct Seen {
