@@ -9,7 +9,6 @@ pub mod bedrock;
 pub mod canonical;
 pub mod codec;
 pub mod gemini;
-pub mod jsonscan;
 pub mod openai;
 pub mod responses;
 pub mod sse;

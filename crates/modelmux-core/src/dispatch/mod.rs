@@ -394,25 +394,28 @@ where
 /// with `model` set to the target's model, the output limit clamped to the target's maximum
 /// when it asks for more, and, for streams, usage requested so every stream can be priced.
 pub fn openai_body(body: &ChatBody, model: &str, stream: bool, clamp: Option<u64>) -> Bytes {
-    let mut b = body.clone();
-    b.set("model", model);
+    let mut changes: Vec<(&str, String)> = Vec::with_capacity(4);
+    changes.push(("model", serde_json::to_string(model).unwrap_or_default()));
     if let Some(limit) = clamp {
         for key in ["max_completion_tokens", "max_tokens"] {
-            let asked = b.get(key).and_then(|v| v.get().parse::<u64>().ok());
+            let asked = body.get(key).and_then(|v| v.get().parse::<u64>().ok());
             if asked.is_some_and(|n| n > limit) {
-                b.set(key, &limit);
+                changes.push((key, limit.to_string()));
             }
         }
     }
     if stream {
-        let mut opts: serde_json::Map<String, serde_json::Value> = b
+        let mut opts: serde_json::Map<String, serde_json::Value> = body
             .get("stream_options")
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
             .unwrap_or_default();
         opts.insert("include_usage".to_owned(), serde_json::Value::Bool(true));
-        b.set("stream_options", &opts);
+        changes.push((
+            "stream_options",
+            serde_json::to_string(&opts).unwrap_or_default(),
+        ));
     }
-    Bytes::from(b.to_bytes())
+    Bytes::from(body.to_bytes_with(&changes))
 }
 
 /// A complete non-streaming answer, already in the client's format.

@@ -184,6 +184,49 @@ impl ChatBody {
         out
     }
 
+    /// The body serialised as `to_bytes` would after `set`ting each change: a change of a
+    /// present field replaces it in place, one of an absent field is appended, in order. Each
+    /// change is `(key, JSON text)`. Nothing is copied first, so one buffer is all it
+    /// allocates.
+    pub fn to_bytes_with(&self, changes: &[(&str, String)]) -> Vec<u8> {
+        let change = |k: &str| {
+            changes
+                .iter()
+                .find(|(c, _)| *c == k)
+                .map(|(_, v)| v.as_str())
+        };
+        let mut out = Vec::with_capacity(
+            self.fields
+                .iter()
+                .map(|(k, v)| k.len() + v.get().len() + 4)
+                .chain(changes.iter().map(|(k, v)| k.len() + v.len() + 4))
+                .sum::<usize>()
+                + 2,
+        );
+        out.push(b'{');
+        let mut first = true;
+        let mut field = |out: &mut Vec<u8>, k: &str, v: &str| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            // Keys came from JSON (or the caller's literals): serialising them cannot fail.
+            let _ = serde_json::to_writer(&mut *out, k);
+            out.push(b':');
+            out.extend_from_slice(v.as_bytes());
+        };
+        for (k, v) in &self.fields {
+            field(&mut out, k, change(k).unwrap_or(v.get()));
+        }
+        for (k, v) in changes {
+            if !self.fields.contains_key(*k) {
+                field(&mut out, k, v);
+            }
+        }
+        out.push(b'}');
+        out
+    }
+
     fn typed<'a, T: Deserialize<'a>>(
         &'a self,
         key: &str,
@@ -378,6 +421,27 @@ mod tests {
             String::from_utf8(body.to_bytes()).unwrap(),
             src.replace(r#""model":"m""#, r#""model":"other""#)
         );
+    }
+
+    #[test]
+    fn to_bytes_with_matches_set_then_to_bytes() {
+        let src = r#"{"model":"m","messages":[],"max_tokens":900,"we\"ird":1,"stream":true}"#;
+        let body = ChatBody::parse(src.as_bytes()).unwrap();
+        let changes = [
+            ("model", r#""up/\"x\"""#.to_owned()),
+            ("max_tokens", "100".to_owned()),
+            ("stream_options", r#"{"include_usage":true}"#.to_owned()),
+        ];
+        let mut set = ChatBody::parse(src.as_bytes()).unwrap();
+        for (k, v) in &changes {
+            let value: serde_json::Value = serde_json::from_str(v).unwrap();
+            set.set(k, &value);
+        }
+        assert_eq!(
+            String::from_utf8(body.to_bytes_with(&changes)).unwrap(),
+            String::from_utf8(set.to_bytes()).unwrap()
+        );
+        assert_eq!(body.to_bytes_with(&[]), body.to_bytes());
     }
 
     #[test]

@@ -53,20 +53,16 @@ impl OpenAiUsage {
 
 /// Only the usage of a non-streaming answer: every other field is skipped unread (the
 /// same-format path relays the answer's bytes as they are and needs nothing else).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct UsagePeek {
+    #[serde(default)]
     pub usage: Option<OpenAiUsage>,
 }
 
 impl UsagePeek {
-    /// `None` when `body` is not a JSON object or its `usage` is malformed. Only the `usage`
-    /// member is decoded; the scan that finds it skips the rest (`jsonscan`).
+    /// `None` when `body` is not a JSON object.
     pub fn parse(body: &[u8]) -> Option<Self> {
-        let usage = match crate::jsonscan::top_level_member(body, "usage")? {
-            None => None,
-            Some(raw) => serde_json::from_slice::<Option<OpenAiUsage>>(raw).ok()?,
-        };
-        Some(Self { usage })
+        serde_json::from_slice(body).ok()
     }
 }
 
