@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
+use modelmux_core::RunningGateway;
 use modelmux_core::records::{SqliteStore, Store};
 use modelmux_sim::Behaviour;
 use serde_json::json;
@@ -38,6 +39,18 @@ async fn stored(dir: &TempDir) -> SqliteStore {
     SqliteStore::open(&dir.path().join("records.sqlite"))
         .await
         .unwrap()
+}
+
+/// A gateway with route `r` over one simulated model `a/m`, recording into `dir`.
+async fn one_route(model: Behaviour, dir: &TempDir) -> (modelmux_sim::SimHandle, RunningGateway) {
+    let a = sim(&[("m", model)]).await;
+    let gw = gateway(&format!(
+        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{}",
+        providers(&[("a", &a)]),
+        sqlite(dir)
+    ))
+    .await;
+    (a, gw)
 }
 
 fn request_id(resp: &reqwest::Response) -> String {
@@ -165,13 +178,7 @@ async fn a_client_gone_before_its_answer_leaves_a_record() {
         latency_ms: 600,
         ..Behaviour::default()
     };
-    let a = sim(&[("m", slow)]).await;
-    let gw = gateway(&format!(
-        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{}",
-        providers(&[("a", &a)]),
-        sqlite(&dir)
-    ))
-    .await;
+    let (a, gw) = one_route(slow, &dir).await;
     let impatient = reqwest::Client::builder()
         .timeout(Duration::from_millis(150))
         .build()
@@ -229,13 +236,7 @@ async fn a_client_gone_mid_stream_leaves_a_record_of_the_cut_stream() {
         output_tokens: 20,
         ..Behaviour::default()
     };
-    let a = sim(&[("m", slow)]).await;
-    let gw = gateway(&format!(
-        "{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{}",
-        providers(&[("a", &a)]),
-        sqlite(&dir)
-    ))
-    .await;
+    let (_a, gw) = one_route(slow, &dir).await;
     let mut resp = post(&gw, &chat_stream("r", true)).await;
     assert_eq!(resp.status(), 200);
     let id = request_id(&resp);
