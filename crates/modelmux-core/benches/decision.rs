@@ -52,11 +52,16 @@ fn bench(c: &mut Criterion) {
     let health = Health::new(config.health);
     let classifier = RuleClassifier::new(config.intents.clone());
     let headers = HeaderMap::new();
+    let outputs = modelmux_core::cost::OutputStats::new();
+    let inputs = routing::Inputs {
+        config: &config,
+        health: &health,
+        classifier: &classifier,
+        outputs: &outputs,
+    };
     let inbound = Inbound::openai_chat(bytes::Bytes::from_static(BODY.as_bytes())).unwrap();
     let (plan, decision) = routing::decide(
-        &config,
-        &health,
-        &classifier,
+        inputs,
         &inbound.summary,
         WireFormat::OpenAiChat,
         &headers,
@@ -69,9 +74,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decision: 20 rules, 10 targets", |b| {
         b.iter(|| {
             routing::decide(
-                &config,
-                &health,
-                &classifier,
+                inputs,
                 &inbound.summary,
                 WireFormat::OpenAiChat,
                 &headers,
@@ -86,9 +89,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("decision + compact header", |b| {
         b.iter(|| {
             let (_, d) = routing::decide(
-                &config,
-                &health,
-                &classifier,
+                inputs,
                 &inbound.summary,
                 WireFormat::OpenAiChat,
                 &headers,
@@ -111,12 +112,17 @@ fn percentiles(
     headers: &HeaderMap,
 ) {
     const N: usize = 100_000;
+    let outputs = modelmux_core::cost::OutputStats::new();
+    let inputs = routing::Inputs {
+        config,
+        health,
+        classifier,
+        outputs: &outputs,
+    };
     let one = || {
         let t = std::time::Instant::now();
         let (_, d) = routing::decide(
-            config,
-            health,
-            classifier,
+            inputs,
             &inbound.summary,
             WireFormat::OpenAiChat,
             headers,

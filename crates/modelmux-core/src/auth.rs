@@ -1,12 +1,31 @@
-//! Client authentication. When the config lists master keys, every API request must carry
-//! one as `Authorization: Bearer <key>` (or `x-api-key`, `api-key`, the forms the Anthropic
-//! and Azure SDKs send); without master keys the gateway is open, which suits a local
-//! deployment. Keys are compared in constant time and never logged.
+//! Client authentication: the one path every endpoint but `/healthz` and `/readyz` goes
+//! through. `layer` is a middleware around the whole router: it reads the key from whichever
+//! header the client's SDK uses (`Authorization: Bearer`, `x-api-key`, `api-key`), decides who
+//! is calling, and puts the `Caller` into the request's extensions, where handlers take it
+//! (`Extension<Caller>`). A refused request gets 401 in the wire format of the path it asked
+//! for (Anthropic's shape under `/v1/messages`, OpenAI's elsewhere), after its body has been
+//! read, so a keep-alive connection survives the refusal.
+//!
+//! Who may call what:
+//! - client endpoints (`/v1/...`): a master key (`[server] master_keys`) or a live virtual key
+//!   (`mmx-…`); with neither configured the gateway is open (`Caller::Open`);
+//! - the admin API (`/admin/...`): the `[keys] admin_key` only (404 while it is unset),
+//!   checked by `admin_layer`, which the admin router carries so it holds wherever the
+//!   router is mounted.
+//!
+//! Keys are compared in constant time and never logged. Every caller has a `Tenant`: what it
+//! stores (responses, feedback) only that tenant reads.
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use http::HeaderMap;
 
-use crate::error::GatewayError;
-use crate::secret::Secret;
+use std::sync::Arc;
+
+use crate::error::{ClientFormat, GatewayError};
+use crate::keys::{KeyInfo, Keys};
+use crate::state::AppState;
 
 /// The key the client presented, from whichever header its SDK uses.
 pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
@@ -32,15 +51,86 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
 pub enum Caller {
     /// No master keys and no virtual keys: an open gateway.
     Open,
+    /// A master key: every route, no limits.
     Master,
-    Key(Box<crate::keys::KeyInfo>),
+    /// The `[keys] admin_key`, on the admin API.
+    Admin,
+    /// A virtual key, within its allowed routes, limits and budgets.
+    Key(Box<KeyInfo>),
 }
 
-/// Authenticates a request: a master key, else a virtual key when keys are in use.
-pub async fn authenticate(
-    state: &crate::state::AppState,
-    headers: &HeaderMap,
-) -> Result<Caller, GatewayError> {
+/// Whose data a stored item is: `open`, `master`, `admin` or `key:<key id>` (the id, not
+/// the secret, so a rotated key keeps what it stored).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Tenant(String);
+
+impl Tenant {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A tenant as stored (its `as_str`).
+    pub fn from_stored(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+}
+
+impl std::fmt::Display for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Caller {
+    pub fn tenant(&self) -> Tenant {
+        Tenant(match self {
+            Self::Open => "open".to_owned(),
+            Self::Master => "master".to_owned(),
+            Self::Admin => "admin".to_owned(),
+            Self::Key(k) => format!("key:{}", k.id),
+        })
+    }
+
+    /// The virtual key, when the caller holds one.
+    pub fn key(&self) -> Option<&KeyInfo> {
+        match self {
+            Self::Key(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// What a path needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Public,
+    Client,
+    Admin,
+}
+
+fn access_of(path: &str) -> Access {
+    match path {
+        "/healthz" | "/readyz" => Access::Public,
+        p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,
+        _ => Access::Client,
+    }
+}
+
+/// The wire format a path answers errors in (unknown paths answer in OpenAI's).
+pub fn format_of_path(path: &str) -> ClientFormat {
+    if path.starts_with("/v1/messages") {
+        ClientFormat::Anthropic
+    } else if path.starts_with("/v1/responses") || path.starts_with("/responses") {
+        ClientFormat::OpenAiResponses
+    } else {
+        ClientFormat::OpenAiChat
+    }
+}
+
+const MISSING: &str = "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.";
+
+/// Authenticates a client request: a master key, else a virtual key when keys are in use.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
     let masters = &state.config.server.master_keys;
     let keys = &state.keys;
     if masters.is_empty() && !keys.enabled() {
@@ -48,11 +138,7 @@ pub async fn authenticate(
     }
     let presented = presented_key(headers)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            GatewayError::Unauthorized(
-                "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.".into(),
-            )
-        })?;
+        .ok_or_else(|| GatewayError::Unauthorized(MISSING.into()))?;
     if masters.iter().any(|m| m.matches(presented)) {
         return Ok(Caller::Master);
     }
@@ -68,18 +154,65 @@ pub async fn authenticate(
     ))
 }
 
-pub fn check(master_keys: &[Secret], headers: &HeaderMap) -> Result<(), GatewayError> {
-    if master_keys.is_empty() {
-        return Ok(());
+/// The admin API's caller: the admin key, or why not.
+fn authenticate_admin(keys: &Keys, headers: &HeaderMap) -> Result<Caller, GatewayError> {
+    if !keys.admin_enabled() {
+        return Err(GatewayError::NotFound(
+            "The admin API is off: set [keys] admin_key to use it.".into(),
+        ));
     }
     match presented_key(headers) {
-        None | Some("") => Err(GatewayError::Unauthorized(
-            "You didn't provide an API key. Send it as `Authorization: Bearer <key>`.".into(),
+        Some(k) if keys.is_admin(k) => Ok(Caller::Admin),
+        Some(k) if !k.is_empty() => Err(GatewayError::Unauthorized(
+            "Incorrect admin key provided.".into(),
         )),
-        Some(k) if master_keys.iter().any(|m| m.matches(k)) => Ok(()),
-        Some(_) => Err(GatewayError::Unauthorized(
-            "Incorrect API key provided.".into(),
+        _ => Err(GatewayError::Unauthorized(
+            "The admin API needs the admin key as `Authorization: Bearer <key>`.".into(),
         )),
+    }
+}
+
+/// The middleware of the gateway's router: authenticates every client request and hands
+/// its `Caller` to the handler, or refuses it in the path's wire format. The admin API
+/// carries `admin_layer` itself (it is also mounted on its own, without the gateway).
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match access_of(req.uri().path()) {
+        Access::Public | Access::Admin => next.run(req).await,
+        Access::Client => {
+            let caller = authenticate(&state, req.headers()).await;
+            admit(caller, req, next, state.config.server.max_body_bytes).await
+        }
+    }
+}
+
+/// The admin router's middleware: only the admin key passes.
+pub async fn admin_layer(State(keys): State<Arc<Keys>>, req: Request, next: Next) -> Response {
+    let caller = authenticate_admin(&keys, req.headers());
+    admit(caller, req, next, ADMIN_BODY_LIMIT).await
+}
+
+/// The largest admin request body read before a refusal (key specs are small).
+const ADMIN_BODY_LIMIT: usize = 1 << 20;
+
+async fn admit(
+    caller: Result<Caller, GatewayError>,
+    mut req: Request,
+    next: Next,
+    body_limit: usize,
+) -> Response {
+    match caller {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            next.run(req).await
+        }
+        Err(e) => {
+            let format = format_of_path(req.uri().path());
+            // Read (and drop) the body first: answering with it unread would make hyper
+            // close a keep-alive connection the client means to reuse.
+            let (parts, body) = req.into_parts();
+            let _ = crate::http::read_body(&parts.headers, body, body_limit).await;
+            crate::http::respond::error(&e, format, &crate::http::respond::Meta::default())
+        }
     }
 }
 
@@ -89,16 +222,32 @@ mod tests {
 
     #[test]
     fn key_forms() {
-        let keys = [Secret::new("mk-1")];
         let mut h = HeaderMap::new();
-        assert!(check(&keys, &h).is_err());
+        assert_eq!(presented_key(&h), None);
         h.insert("authorization", "Bearer mk-1".parse().unwrap());
-        assert!(check(&keys, &h).is_ok());
-        h.insert("authorization", "Bearer mk-2".parse().unwrap());
-        assert!(check(&keys, &h).is_err());
+        assert_eq!(presented_key(&h), Some("mk-1"));
         let mut h = HeaderMap::new();
-        h.insert("x-api-key", "mk-1".parse().unwrap());
-        assert!(check(&keys, &h).is_ok());
-        assert!(check(&[], &HeaderMap::new()).is_ok());
+        h.insert("x-api-key", " mk-2 ".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("mk-2"));
+        let mut h = HeaderMap::new();
+        h.insert("api-key", "mk-3".parse().unwrap());
+        assert_eq!(presented_key(&h), Some("mk-3"));
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(access_of("/healthz"), Access::Public);
+        assert_eq!(access_of("/admin/keys"), Access::Admin);
+        assert_eq!(access_of("/administrator"), Access::Client);
+        assert_eq!(access_of("/v1/models"), Access::Client);
+        assert_eq!(
+            format_of_path("/v1/messages/count_tokens"),
+            ClientFormat::Anthropic
+        );
+        assert_eq!(
+            format_of_path("/v1/responses/resp_1"),
+            ClientFormat::OpenAiResponses
+        );
+        assert_eq!(format_of_path("/v2/nothing"), ClientFormat::OpenAiChat);
     }
 }

@@ -110,7 +110,15 @@ impl GatewayError {
     pub fn body(&self, format: ClientFormat) -> String {
         match format {
             ClientFormat::Anthropic => {
-                anthropic_body(self.status(), &self.openai_body().error.message)
+                let message = self.openai_body().error.message;
+                match self {
+                    // A spent budget will not come back by retrying: `billing_error`, which
+                    // the SDKs and Claude Code do not retry (with `x-should-retry: false`).
+                    Self::Limit(crate::keys::LimitError::BudgetExceeded { .. }) => {
+                        anthropic_typed("billing_error", &message)
+                    }
+                    _ => anthropic_body(self.status(), &message),
+                }
             }
             _ => self.openai_body().to_json(),
         }
@@ -319,6 +327,10 @@ fn all_failed_code(attempts: &[Attempt]) -> &'static str {
     }
 }
 
+fn anthropic_typed(kind: &str, message: &str) -> String {
+    serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
+}
+
 /// `{"type":"error","error":{"type","message"}}`, with the Anthropic error type for `status`.
 pub fn anthropic_body(status: StatusCode, message: &str) -> String {
     let kind = match status.as_u16() {
@@ -333,5 +345,5 @@ pub fn anthropic_body(status: StatusCode, message: &str) -> String {
         504 => "timeout_error",
         _ => "api_error",
     };
-    serde_json::json!({"type": "error", "error": {"type": kind, "message": message}}).to_string()
+    anthropic_typed(kind, message)
 }

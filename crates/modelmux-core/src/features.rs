@@ -58,6 +58,9 @@ pub struct Features {
     pub intent: Option<String>,
     /// Remaining budget of the key in USD, when it has one.
     pub budget_remaining: Option<f64>,
+    /// Output tokens the chosen route's answers are expected to take (`cost::OutputStats`);
+    /// what cost estimates assume. Not a rule variable.
+    pub expected_output: u64,
 }
 
 impl Features {
@@ -85,7 +88,7 @@ impl Features {
         }
         Self {
             requested: summary.model.clone(),
-            format: format_name(format),
+            format: format.name(),
             input_tokens: summary.estimated_input_tokens,
             max_output: summary.max_output_tokens,
             messages: summary.message_count as u64,
@@ -101,18 +104,8 @@ impl Features {
             team: None,
             intent: None,
             budget_remaining: None,
+            expected_output: crate::cost::DEFAULT_EXPECTED_OUTPUT,
         }
-    }
-}
-
-pub fn format_name(f: modelmux_wire::WireFormat) -> &'static str {
-    use modelmux_wire::WireFormat as W;
-    match f {
-        W::OpenAiChat => "openai_chat",
-        W::OpenAiResponses => "openai_responses",
-        W::Anthropic => "anthropic",
-        W::Gemini => "gemini",
-        W::Bedrock => "bedrock",
     }
 }
 

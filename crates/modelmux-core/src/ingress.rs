@@ -122,11 +122,38 @@ impl Inbound {
             Some(body) => modelmux_wire::openai::from_openai(body),
             None => Err(TranslateError::new("no canonical form for this request")),
         });
-        result.as_ref().map_err(|e| GatewayError::InvalidRequest {
-            message: e.message.clone(),
-            param: e.param.clone(),
-            code: None,
-        })
+        result.as_ref().map_err(|e| translate_error(e.clone()))
+    }
+}
+
+/// Decodes a client body of `format` (Chat Completions or Messages; Responses bodies are
+/// decoded by `http::responses`, which resolves `previous_response_id` from the store first)
+/// with the client headers that may be forwarded.
+pub fn decode(
+    format: WireFormat,
+    raw: Bytes,
+    headers: &HeaderMap,
+) -> Result<Inbound, GatewayError> {
+    let forward = forwardable(headers, format);
+    match format {
+        WireFormat::Anthropic => {
+            let req = modelmux_wire::anthropic::from_anthropic(&raw).map_err(translate_error)?;
+            Ok(Inbound::from_canonical(format, raw, req, forward))
+        }
+        _ => {
+            let mut inbound = Inbound::openai_chat(raw)?;
+            inbound.forward = forward;
+            Ok(inbound)
+        }
+    }
+}
+
+/// A client mistake found by a format's decoder, as the 400 it answers.
+pub fn translate_error(e: TranslateError) -> GatewayError {
+    GatewayError::InvalidRequest {
+        message: e.message,
+        param: e.param,
+        code: None,
     }
 }
 
@@ -140,34 +167,11 @@ fn decode_error(e: modelmux_wire::openai::DecodeError) -> GatewayError {
 
 /// The format-neutral summary of a canonical request.
 pub fn summarise(req: &ChatRequest) -> Summary {
-    use modelmux_wire::canonical::Part;
-    let mut chars = 0usize;
-    let mut has_images = false;
-    for m in &req.messages {
-        for p in &m.content {
-            match p {
-                Part::Text { text, .. } | Part::Thinking { text, .. } => chars += text.len(),
-                Part::ToolCall {
-                    arguments, name, ..
-                } => chars += arguments.len() + name.len(),
-                Part::ToolResult { content, .. } => {
-                    for c in content {
-                        if let Part::Text { text, .. } = c {
-                            chars += text.len();
-                        }
-                    }
-                }
-                Part::Image { .. } => has_images = true,
-                _ => {}
-            }
-        }
-    }
-    for t in &req.tools {
-        chars += t.name.len()
-            + t.description.as_deref().map_or(0, str::len)
-            + t.parameters.to_string().len();
-    }
-    use modelmux_wire::canonical::{ResponseFormat, Role, ToolChoice};
+    use modelmux_wire::canonical::{Part, ResponseFormat, Role, ToolChoice};
+    let has_images = req
+        .messages
+        .iter()
+        .any(|m| m.content.iter().any(|p| matches!(p, Part::Image { .. })));
     let last_user_text = req
         .messages
         .iter()
@@ -205,7 +209,7 @@ pub fn summarise(req: &ChatRequest) -> Summary {
         stream: req.stream,
         include_usage: false,
         max_output_tokens: req.max_tokens,
-        estimated_input_tokens: (chars as u64).div_ceil(4) + 4 * req.messages.len() as u64,
+        estimated_input_tokens: modelmux_wire::tokens::estimate_input_tokens(req),
         message_count: req.messages.len(),
         has_tools: !req.tools.is_empty(),
         has_images,

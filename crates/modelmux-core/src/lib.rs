@@ -1,12 +1,14 @@
-//! modelmux-core: the gateway as a library. A request passes `http` (accept, read, decode),
-//! `auth`, `routing` (which candidates, with which retry settings), `dispatch` (attempts,
-//! retries, fallback, stream commit) and `providers` (one pooled call per attempt), and is
-//! answered through `http::respond`. `serve` is the one entry point for the binary and for
+//! modelmux-core: the gateway as a library. A request passes `http` (accept and read),
+//! `auth` (who is calling), `ingress` (decode), then the `pipeline`: `routing` (which
+//! candidates, with which retry settings), the key's admission (`keys`, priced by `cost`),
+//! `dispatch` (attempts, retries, fallback, stream commit) over `providers` (one pooled call
+//! per attempt), the answer through `http::respond`, and the record (`records`). `serve` is the one entry point for the binary and for
 //! tests: give it a bound listener, a config and a shutdown future.
 
 pub mod auth;
 pub mod catalog;
 pub mod config;
+pub mod cost;
 pub mod decision;
 pub mod dispatch;
 pub mod error;
@@ -17,6 +19,7 @@ pub mod ids;
 pub mod ingress;
 pub mod intent;
 pub mod keys;
+pub mod pipeline;
 pub mod policy;
 pub mod providers;
 pub mod records;

@@ -82,16 +82,41 @@ pub fn match_rule<'a>(
     None
 }
 
+/// What a decision reads besides the request: the config, live health, the intent
+/// classifier and the routes' observed output lengths.
+#[derive(Clone, Copy)]
+pub struct Inputs<'a> {
+    pub config: &'a Config,
+    pub health: &'a Health,
+    pub classifier: &'a RuleClassifier,
+    pub outputs: &'a crate::cost::OutputStats,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn of(state: &'a crate::state::AppState) -> Self {
+        Self {
+            config: &state.config,
+            health: &state.health,
+            classifier: &state.classifier,
+            outputs: &state.outputs,
+        }
+    }
+}
+
 /// The full routing decision for a request.
 pub fn decide(
-    config: &Config,
-    health: &Health,
-    classifier: &RuleClassifier,
+    inputs: Inputs<'_>,
     summary: &Summary,
     format: modelmux_wire::WireFormat,
     headers: &HeaderMap,
     budget_remaining: Option<f64>,
 ) -> Result<(Plan, Decision), GatewayError> {
+    let Inputs {
+        config,
+        health,
+        classifier,
+        outputs,
+    } = inputs;
     let mut features = Features::compute(summary, format, headers);
     features.budget_remaining = budget_remaining;
     features.intent = classifier.classify(&summary.last_user_text);
@@ -123,6 +148,11 @@ pub fn decide(
     }
     let mut plan = resolve(config, model, summary.max_output_tokens)?;
     let route = config.route(&plan.route);
+    features.expected_output = outputs.expected(
+        &plan.route,
+        summary.has_tools,
+        plan.settings.reserve_output_tokens,
+    );
     let strategy = route.map_or(Strategy::Priority, |r| r.strategy);
     let clamp = route.is_none_or(|r| r.max_output_policy == MaxOutputPolicy::Clamp);
     let (ordered, mut considered) = crate::strategy::order(

@@ -36,6 +36,8 @@ pub struct Shared {
     pub records: crate::records::RecordSink,
     /// Virtual keys, budgets and rate limits.
     pub keys: Arc<crate::keys::Keys>,
+    /// Recent output lengths per route: what cost estimates and reservations expect.
+    pub outputs: crate::cost::OutputStats,
     ready: AtomicBool,
 }
 
@@ -77,6 +79,7 @@ impl AppState {
             responses,
             records,
             keys,
+            outputs: crate::cost::OutputStats::new(),
             ready: AtomicBool::new(true),
         })))
     }

@@ -19,8 +19,6 @@ use crate::health::Health;
 use crate::ids::TargetRef;
 use crate::routing::Candidate;
 
-/// Output tokens assumed for a cost or speed estimate when the request sets no limit.
-const DEFAULT_OUTPUT_ESTIMATE: u64 = 512;
 /// Share of `fastest` decisions that try a random candidate first.
 const EXPLORE: f64 = 0.05;
 
@@ -73,11 +71,10 @@ fn as_text<S: Serializer>(t: &TargetRef, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(t)
 }
 
-/// The estimated cost of the request on `c`, from catalog prices.
+/// The estimated cost of the request on `c` (`cost::estimate`, the one estimate budgets
+/// reserve too).
 pub fn estimate_cost(c: &Candidate, f: &Features) -> Option<f64> {
-    let p = c.info.price?;
-    let out = f.max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64;
-    Some((f.input_tokens as f64 * p.input + out * p.output) / 1_000_000.0)
+    crate::cost::estimate(c, f.input_tokens, f.max_output, f.expected_output)
 }
 
 /// Why `c` cannot serve the request, if it cannot.
@@ -136,7 +133,9 @@ pub fn order(
         }
     }
     let views: Vec<_> = fit.iter().map(|c| health.snapshot(&c.target)).collect();
-    let out_est = f.max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE) as f64;
+    let out_est = f
+        .max_output
+        .map_or(f.expected_output, |m| m.min(f.expected_output)) as f64;
     let score = |i: usize, c: &Candidate| -> Option<f64> {
         match strategy {
             Strategy::Priority | Strategy::Weighted => None,
@@ -210,7 +209,9 @@ pub fn order(
             return (2, Some(why.clone()));
         }
         if let Some(l) = v.rate_limits {
-            let est = f.input_tokens + f.max_output.unwrap_or(DEFAULT_OUTPUT_ESTIMATE);
+            let est = f.input_tokens
+                + f.max_output
+                    .map_or(f.expected_output, |m| m.min(f.expected_output));
             if l.remaining_requests == Some(0) || l.remaining_tokens.is_some_and(|t| t < est) {
                 return (1, Some("rate limit nearly exhausted".into()));
             }

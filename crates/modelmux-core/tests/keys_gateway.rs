@@ -116,5 +116,5 @@ async fn keys_authenticate_limit_routes_and_hold_budgets() {
     assert_eq!(resp.status(), 429);
     let v = json_of(resp).await;
     assert_eq!(v["type"], "error");
-    assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+    assert_eq!(v["error"]["type"], "billing_error", "{v}");
 }

@@ -166,6 +166,7 @@ fn features() -> impl Strategy<Value = Features> {
                 team,
                 intent,
                 budget_remaining,
+                expected_output: 1024,
             },
         )
 }
@@ -194,6 +195,7 @@ fn typical_rules_are_answered_natively() {
         key: Some("k1".into()),
         intent: Some("billing".into()),
         budget_remaining: Some(2.5),
+        expected_output: 1024,
         ..Features::default()
     };
     let cases = [

@@ -81,9 +81,9 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         cases.push((what, resp.status().as_u16(), request_id(&resp), kind, fmt));
     };
     let resp = c.get(url("/v2/nowhere")).send().await.unwrap();
-    case("unknown path", resp, "not_found", "openai");
+    case("unknown path", resp, "not_found", "openai_chat");
     let resp = c.get(url("/v1/chat/completions")).send().await.unwrap();
-    case("wrong method", resp, "method_not_allowed", "openai");
+    case("wrong method", resp, "method_not_allowed", "openai_chat");
     let resp = c
         .post(url("/v1/chat/completions"))
         .bearer_auth("mk-wrong")
@@ -91,7 +91,7 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         .send()
         .await
         .unwrap();
-    case("bad key", resp, "unauthorized", "openai");
+    case("bad key", resp, "unauthorized", "openai_chat");
     let resp = c
         .post(url("/v1/chat/completions"))
         .bearer_auth("mk-right")
@@ -99,7 +99,7 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         .send()
         .await
         .unwrap();
-    case("too large", resp, "too_large", "openai");
+    case("too large", resp, "too_large", "openai_chat");
     let resp = c
         .post(url("/v1/chat/completions"))
         .bearer_auth("mk-right")
@@ -107,7 +107,7 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         .send()
         .await
         .unwrap();
-    case("malformed", resp, "invalid_request", "openai");
+    case("malformed", resp, "invalid_request", "openai_chat");
     let resp = c
         .post(url("/v1/messages"))
         .bearer_auth("mk-right")
@@ -117,7 +117,7 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         .unwrap();
     case("malformed messages", resp, "invalid_request", "anthropic");
     let resp = c.get(url("/v1/models")).send().await.unwrap();
-    case("models without a key", resp, "unauthorized", "openai");
+    case("models without a key", resp, "unauthorized", "openai_chat");
     let resp = c
         .post(url("/v1/route/explain"))
         .bearer_auth("mk-right")
@@ -125,14 +125,19 @@ async fn early_rejections_leave_a_record_with_status_and_kind() {
         .send()
         .await
         .unwrap();
-    case("malformed explain", resp, "invalid_request", "openai");
+    case("malformed explain", resp, "invalid_request", "openai_chat");
     let resp = c
         .get(url("/v1/responses/resp_nope"))
         .bearer_auth("mk-right")
         .send()
         .await
         .unwrap();
-    case("unknown stored response", resp, "not_found", "responses");
+    case(
+        "unknown stored response",
+        resp,
+        "not_found",
+        "openai_responses",
+    );
     let resp = c
         .post(url("/v1/chat/completions"))
         .bearer_auth("mk-right")
@@ -222,7 +227,11 @@ async fn a_client_gone_before_its_answer_leaves_a_record() {
         .filter(|r| r.2 == Some(499) && r.3.as_deref() == Some("client_gone"))
         .map(|r| r.1.as_str())
         .collect();
-    assert_eq!(gone, ["openai", "openai", "anthropic"], "{rows:?}");
+    assert_eq!(
+        gone,
+        ["openai_chat", "openai_chat", "anthropic"],
+        "{rows:?}"
+    );
     let last = rows.iter().find(|r| r.0 == answered).unwrap();
     assert_eq!((last.2, last.3.as_deref()), (Some(200), None));
 }

@@ -17,8 +17,10 @@ use serde_json::value::RawValue;
 #[serde(rename_all = "snake_case")]
 pub enum WireFormat {
     /// OpenAI Chat Completions (also Azure OpenAI and every OpenAI-compatible server).
+    #[serde(rename = "openai_chat")]
     OpenAiChat,
     /// OpenAI Responses API.
+    #[serde(rename = "openai_responses")]
     OpenAiResponses,
     /// Anthropic Messages.
     Anthropic,
@@ -26,6 +28,21 @@ pub enum WireFormat {
     Gemini,
     /// AWS Bedrock Converse.
     Bedrock,
+}
+
+impl WireFormat {
+    /// The format's one name, wherever a name is shown or stored: records, the rule variable
+    /// `format`, explain, logs (`openai_chat`, `openai_responses`, `anthropic`, `gemini`,
+    /// `bedrock`; the same as its serde form).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::OpenAiChat => "openai_chat",
+            Self::OpenAiResponses => "openai_responses",
+            Self::Anthropic => "anthropic",
+            Self::Gemini => "gemini",
+            Self::Bedrock => "bedrock",
+        }
+    }
 }
 
 /// A chat request in canonical form.
@@ -412,6 +429,25 @@ impl FinishReason {
             Self::ToolCalls => "tool_calls",
             Self::ContentFilter => "content_filter",
             Self::Other(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod format_name_tests {
+    use super::WireFormat;
+
+    #[test]
+    fn name_is_the_serde_form() {
+        for f in [
+            WireFormat::OpenAiChat,
+            WireFormat::OpenAiResponses,
+            WireFormat::Anthropic,
+            WireFormat::Gemini,
+            WireFormat::Bedrock,
+        ] {
+            let serde = serde_json::to_value(f).unwrap();
+            assert_eq!(serde.as_str(), Some(f.name()));
         }
     }
 }

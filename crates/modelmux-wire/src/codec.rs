@@ -56,6 +56,32 @@ pub trait StreamEncoder: Send {
 
 /// What went wrong with a provider call, in one vocabulary for every provider. The
 /// dispatcher acts on this alone: retry the same target, fall back to the next, or stop.
+/// Substrings (lower case) that mark a context-window error in a provider's message or
+/// code, across OpenAI, Azure, OpenRouter, vLLM/sglang, llama.cpp, Cerebras, Anthropic and
+/// Bedrock. The one list: the same error is classified alike whichever path reads it (a
+/// JSON answer, a translated stream, a same-format stream).
+const CONTEXT_SIGNATURES: &[&str] = &[
+    "context_length_exceeded",
+    "maximum context length",
+    "maximum context",
+    "longer than the model's context length",
+    "context length",
+    "context window",
+    "exceed context limit",
+    "input tokens exceed the configured limit",
+    "exceeds the available context size",
+    "too many tokens",
+    "prompt is too long",
+    "input is too long",
+];
+
+/// Whether an error text (message, code or type) says the prompt does not fit the model's
+/// context window.
+pub fn is_context_length(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    CONTEXT_SIGNATURES.iter().any(|s| lower.contains(s))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// 429 that clears with time.

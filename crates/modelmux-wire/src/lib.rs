@@ -12,6 +12,7 @@ pub mod gemini;
 pub mod openai;
 pub mod responses;
 pub mod sse;
+pub mod tokens;
 
 pub use canonical::{ChatRequest, ChatResponse, FinishReason, StreamEvent, Usage, WireFormat};
 pub use codec::{StreamDecoder, StreamEncoder, TranslateError};

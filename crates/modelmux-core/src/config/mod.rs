@@ -300,6 +300,8 @@ pub struct RouteSettings {
     pub hedge_after: Option<HedgeAfter>,
     /// The largest share of requests that may be hedged.
     pub hedge_max_share: f64,
+    /// Output tokens a budget reservation assumes; `None`: the route's observed p95.
+    pub reserve_output_tokens: Option<u64>,
 }
 
 /// When a hedge starts: a fixed delay, or the attempted target's observed p95 (time to
@@ -332,6 +334,7 @@ impl Default for RouteSettings {
             max_retry_after: Duration::from_secs(10),
             hedge_after: None,
             hedge_max_share: 0.1,
+            reserve_output_tokens: None,
         }
     }
 }

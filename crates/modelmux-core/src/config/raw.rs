@@ -173,6 +173,9 @@ macro_rules! with_settings {
             pub hedge_after: Option<String>,
             /// Hedging: the largest share of the route's requests that may be hedged.
             pub hedge_max_share: Option<f64>,
+            /// Budgets: output tokens reserved per request before its answer is known
+            /// (default: the route's observed p95 output, else 1,024; never above the clamp).
+            pub reserve_output_tokens: Option<u64>,
         }
 
         impl $name {
@@ -188,6 +191,7 @@ macro_rules! with_settings {
                     max_retry_after: self.max_retry_after,
                     hedge_after: self.hedge_after.clone(),
                     hedge_max_share: self.hedge_max_share,
+                    reserve_output_tokens: self.reserve_output_tokens,
                 }
             }
         }
@@ -248,4 +252,6 @@ pub struct RawRouteSettings {
     pub hedge_after: Option<String>,
     /// At most this share of requests is hedged (0 < share ≤ 1).
     pub hedge_max_share: Option<f64>,
+    /// Output tokens a budget reservation assumes per request.
+    pub reserve_output_tokens: Option<u64>,
 }

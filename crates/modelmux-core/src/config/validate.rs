@@ -679,7 +679,14 @@ fn settings(
             },
         },
         hedge_max_share: raw.hedge_max_share.unwrap_or(base.hedge_max_share),
+        reserve_output_tokens: raw.reserve_output_tokens.or(base.reserve_output_tokens),
     };
+    if s.reserve_output_tokens == Some(0) {
+        issues.add(
+            format!("{path}.reserve_output_tokens"),
+            "at least 1 (a reservation of no output lets every request through)",
+        );
+    }
     if !(s.hedge_max_share > 0.0 && s.hedge_max_share <= 1.0) {
         issues.add(
             format!("{path}.hedge_max_share"),

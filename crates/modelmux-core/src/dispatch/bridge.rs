@@ -112,14 +112,22 @@ pub fn splice(raw: &[u8], replacements: &[(&str, String)]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The field a format's request body carries its output limit in.
+fn output_limit_field(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::OpenAiResponses => "max_output_tokens",
+        _ => "max_tokens",
+    }
+}
+
 /// A same-format body with `model` set and, when the target's output limit is known and
-/// lower than what was asked, `max_tokens` clamped to it.
+/// lower than what was asked, the format's output limit clamped to it.
 fn passthrough_body(inbound: &Inbound, model: &str, clamp: Option<u64>) -> Bytes {
     let mut replacements = vec![("model", serde_json::Value::from(model).to_string())];
     if let (Some(limit), Some(asked)) = (clamp, inbound.summary.max_output_tokens)
         && asked > limit
     {
-        replacements.push(("max_tokens", limit.to_string()));
+        replacements.push((output_limit_field(inbound.format), limit.to_string()));
     }
     splice(&inbound.raw, &replacements).map_or_else(|| inbound.raw.clone(), Bytes::from)
 }
@@ -394,5 +402,46 @@ mod tests {
         // An escaped model string is replaced whole.
         let out = splice(br#"{"model":"a\"b","x":1}"#, &[("model", model("m"))]).unwrap();
         assert_eq!(out, br#"{"model":"m","x":1}"#.to_vec());
+    }
+}
+
+#[cfg(test)]
+mod clamp_tests {
+    use super::*;
+
+    fn clamped(format: WireFormat, raw: &'static str) -> serde_json::Value {
+        let raw = Bytes::from_static(raw.as_bytes());
+        let req = match format {
+            WireFormat::OpenAiResponses => responses::from_responses(&raw).unwrap(),
+            _ => anthropic::from_anthropic(&raw).unwrap(),
+        };
+        let inbound = Inbound::from_canonical(format, raw, req, Vec::new());
+        let opts = BodyOptions {
+            default_max_tokens: 4096,
+            legacy_max_tokens: false,
+            max_output_tokens: Some(100),
+        };
+        let body = request_body(&inbound, format, "target-model", opts).unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[test]
+    fn a_responses_passthrough_is_clamped_in_max_output_tokens() {
+        let v = clamped(
+            WireFormat::OpenAiResponses,
+            r#"{"model":"r","input":"hi","max_output_tokens":5000}"#,
+        );
+        assert_eq!(v["max_output_tokens"], 100, "{v}");
+        assert_eq!(v["model"], "target-model");
+        assert!(v.get("max_tokens").is_none(), "{v}");
+    }
+
+    #[test]
+    fn a_messages_passthrough_is_clamped_in_max_tokens() {
+        let v = clamped(
+            WireFormat::Anthropic,
+            r#"{"model":"r","max_tokens":5000,"messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        assert_eq!(v["max_tokens"], 100, "{v}");
     }
 }

@@ -5,19 +5,18 @@
 //! shows each target's circuit state and observed latency, and whether circuits are shared
 //! through Redis right now (`shared`, null when sharing is off).
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::HeaderMap;
-use modelmux_wire::{WireFormat, anthropic};
+use modelmux_wire::WireFormat;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth;
+use crate::auth::Caller;
 use crate::error::GatewayError;
 use crate::http::{read_body, respond};
-use crate::ingress::Inbound;
 use crate::routing;
 use crate::state::AppState;
 
@@ -29,6 +28,7 @@ pub struct ExplainQuery {
 
 pub async fn explain(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<ExplainQuery>,
     headers: HeaderMap,
     body: Body,
@@ -38,7 +38,7 @@ pub async fn explain(
     } else {
         WireFormat::OpenAiChat
     };
-    match explain_inner(&state, format, &headers, body).await {
+    match explain_inner(&state, &caller, format, &headers, body).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => respond::error(&e, format, &respond::Meta::default()),
     }
@@ -46,36 +46,30 @@ pub async fn explain(
 
 async fn explain_inner(
     state: &AppState,
+    caller: &Caller,
     format: WireFormat,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<serde_json::Value, GatewayError> {
     let cfg = &state.config;
-    // The body is read before the key is checked: answering with it unread would
-    // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
-    auth::check(&cfg.server.master_keys, headers)?;
-    let inbound = match format {
-        WireFormat::Anthropic => {
-            let req =
-                anthropic::from_anthropic(&raw).map_err(|e| GatewayError::InvalidRequest {
-                    message: e.message,
-                    param: e.param,
-                    code: None,
-                })?;
-            Inbound::from_canonical(format, raw, req, Vec::new())
-        }
-        _ => Inbound::openai_chat(raw)?,
-    };
+    let inbound = crate::ingress::decode(format, raw, headers)?;
+    let budget = caller.key().and_then(|k| state.keys.remaining_budget(k));
     let (plan, decision) = routing::decide(
-        cfg,
-        &state.health,
-        &state.classifier,
+        routing::Inputs::of(state),
         &inbound.summary,
         format,
         headers,
-        None,
+        budget,
     )?;
+    if let Some(k) = caller.key()
+        && !state.keys.allows(k, &plan.route)
+    {
+        return Err(GatewayError::ModelNotFound {
+            model: inbound.summary.model.clone(),
+            known: k.allowed.clone(),
+        });
+    }
     let s = plan.settings;
     let worst = plan.candidates.len() as u32 * (s.num_retries + 1);
     Ok(json!({
@@ -95,10 +89,7 @@ async fn explain_inner(
     }))
 }
 
-pub async fn health_targets(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, WireFormat::OpenAiChat, &respond::Meta::default());
-    }
+pub async fn health_targets(State(state): State<AppState>) -> Response {
     // Every configured target appears, called yet or not.
     for r in &state.config.routes {
         for t in &r.candidates {

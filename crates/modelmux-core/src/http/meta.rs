@@ -2,25 +2,26 @@
 //! shape so SDKs can read it), `GET /healthz` (the process is up) and `GET /readyz` (it takes
 //! traffic: configured and not shutting down).
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
+use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::auth;
-use crate::error::ClientFormat;
-use crate::http::respond;
+use crate::auth::Caller;
 use crate::state::AppState;
 
-pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, ClientFormat::OpenAiChat, &respond::Meta::default());
-    }
+/// The routes and targets the caller may use (a virtual key sees only its allowed ones).
+pub async fn models(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     let cfg = &state.config;
+    let allowed = |name: &str| caller.key().is_none_or(|k| state.keys.allows(k, name));
     let mut data: Vec<Value> = cfg
         .routes
         .iter()
+        .filter(|r| allowed(r.name.as_str()))
         .map(|r| {
             json!({
                 "id": r.name.as_str(),
@@ -38,6 +39,9 @@ pub async fn models(State(state): State<AppState>, headers: HeaderMap) -> Respon
         .collect();
     for p in cfg.providers.values() {
         for (m, info) in &p.models {
+            if !allowed(&format!("{}/{}", p.id, m)) {
+                continue;
+            }
             data.push(json!({
                 "id": format!("{}/{}", p.id, m),
                 "object": "model",

@@ -1,14 +1,15 @@
 //! The HTTP surface: the axum router with every endpoint, the body reader that enforces the
 //! size limit, and the fallbacks that answer unknown paths and wrong methods in the OpenAI
-//! error shape rather than axum's plain text. A request enters at `chat::completions`;
-//! `unrecorded` records the rejections no handler records (unknown paths, wrong methods, ...).
+//! error shape rather than axum's plain text. Two middlewares wrap every route: `unrecorded`
+//! (outermost) records the rejections no handler records (unknown paths, wrong methods, bad
+//! keys, ...), and `auth::layer` authenticates every request but the health probes, handing
+//! handlers their `Caller`. Model handlers only read and decode (`accept`); the `pipeline`
+//! does the rest.
 
-mod answer;
 mod chat;
 mod explain;
 mod messages;
 mod meta;
-mod record;
 pub mod respond;
 pub mod responses;
 mod unrecorded;
@@ -20,8 +21,42 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 
+use crate::auth::Caller;
 use crate::error::{ClientFormat, GatewayError};
+use crate::ids::RequestId;
+use crate::pipeline::{RequestCtx, Trail};
 use crate::state::AppState;
+
+/// A model request of `format` (Chat Completions or Messages): read the body, decode it in
+/// `ingress`, and hand it to the pipeline; a body that cannot be read or decoded takes the
+/// pipeline's failure path.
+pub(crate) async fn accept(
+    state: AppState,
+    caller: Caller,
+    id: Option<axum::Extension<RequestId>>,
+    headers: http::HeaderMap,
+    body: Body,
+    format: ClientFormat,
+) -> Response {
+    let started = std::time::Instant::now();
+    let meta = respond::Meta {
+        request_id: Some(unrecorded::request_id(id)),
+        ..Default::default()
+    };
+    let decoded = match read_body(&headers, body, state.config.server.max_body_bytes).await {
+        Ok(raw) => crate::ingress::decode(format, raw, &headers),
+        Err(e) => Err(e),
+    };
+    match decoded {
+        Ok(inbound) => {
+            crate::pipeline::run(RequestCtx::new(
+                state, caller, inbound, headers, meta, started,
+            ))
+            .await
+        }
+        Err(e) => Trail::new(state, meta, format, started).fail(e, Vec::new()),
+    }
+}
 
 /// The gateway's router over `state`.
 pub fn app(state: AppState) -> Router {
@@ -47,6 +82,11 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(meta::healthz))
         .route("/readyz", get(meta::readyz))
         .nest("/admin", crate::keys::admin_router(state.keys.clone()))
+        // On the routes only: an unknown path is 404 whoever asks (it holds nothing).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::layer,
+        ))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -15,12 +15,12 @@ use http::HeaderMap;
 use modelmux_wire::{WireFormat, responses};
 use serde_json::{Value, json};
 
-use crate::auth;
+use crate::auth::Caller;
 use crate::error::GatewayError;
-use crate::http::answer::{answer, failed};
 use crate::http::{read_body, respond, unrecorded};
 use crate::ids::RequestId;
 use crate::ingress::{self, Inbound, ResponsesMeta};
+use crate::pipeline::{RequestCtx, Trail};
 use crate::state::AppState;
 
 const FORMAT: WireFormat = WireFormat::OpenAiResponses;
@@ -37,12 +37,9 @@ async fn decode(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Inbound, crate::auth::Caller), GatewayError> {
+) -> Result<Inbound, GatewayError> {
     let cfg = &state.config;
-    // The body is read before the key is checked: answering with it unread would
-    // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
-    let caller = auth::authenticate(state, headers).await?;
     let mut obj: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
         invalid(
             format!("We could not parse the JSON body of your request: {e}"),
@@ -98,12 +95,7 @@ async fn decode(
         }
         None => raw.clone(),
     };
-    let req =
-        responses::from_responses(&canonical_body).map_err(|e| GatewayError::InvalidRequest {
-            message: e.message,
-            param: e.param,
-            code: None,
-        })?;
+    let req = responses::from_responses(&canonical_body).map_err(ingress::translate_error)?;
     let mut inbound =
         Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT));
     let id: String = std::iter::repeat_with(fastrand::alphanumeric)
@@ -115,11 +107,12 @@ async fn decode(
         input_items: items,
         previous,
     });
-    Ok((inbound, caller))
+    Ok(inbound)
 }
 
 pub async fn create(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     id: Option<Extension<RequestId>>,
     headers: HeaderMap,
     body: Body,
@@ -130,10 +123,13 @@ pub async fn create(
         ..Default::default()
     };
     match decode(&state, &headers, body).await {
-        Ok((inbound, caller)) => {
-            answer(state.clone(), inbound, caller, &headers, meta, started).await
+        Ok(inbound) => {
+            crate::pipeline::run(RequestCtx::new(
+                state, caller, inbound, headers, meta, started,
+            ))
+            .await
         }
-        Err(e) => failed(&state, meta, e, Vec::new(), started, false, FORMAT),
+        Err(e) => Trail::new(state, meta, FORMAT, started).fail(e, Vec::new()),
     }
 }
 
@@ -222,11 +218,8 @@ fn not_found(id: &str) -> Response {
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Extension(_caller): Extension<Caller>,
 ) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, FORMAT, &respond::Meta::default());
-    }
     match state.responses.get(&id) {
         Some(s) => Json(s.response).into_response(),
         None => not_found(&id),
@@ -247,11 +240,8 @@ pub async fn input_items(
     State(state): State<AppState>,
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
-    headers: HeaderMap,
+    Extension(_caller): Extension<Caller>,
 ) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, FORMAT, &respond::Meta::default());
-    }
     let Some(s) = state.responses.get(&id) else {
         return not_found(&id);
     };
@@ -308,11 +298,8 @@ fn listed_item(item: &Value, i: usize) -> Value {
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Extension(_caller): Extension<Caller>,
 ) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, FORMAT, &respond::Meta::default());
-    }
     if state.responses.delete(&id) {
         Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
     } else {

@@ -30,7 +30,7 @@ pub async fn record(State(state): State<AppState>, mut req: Request, next: Next)
     if matches!(path, "/healthz" | "/readyz") {
         return next.run(req).await;
     }
-    let format = format_of(path);
+    let format = crate::auth::format_of_path(path).name();
     let id = RequestId::generate();
     req.extensions_mut().insert(id.clone());
     let mut pending = Pending {
@@ -95,17 +95,6 @@ impl Drop for Pending {
     }
 }
 
-/// The wire format the path belongs to (unknown paths count as OpenAI's).
-fn format_of(path: &str) -> &'static str {
-    if path.starts_with("/v1/messages") {
-        "anthropic"
-    } else if path.starts_with("/v1/responses") || path.starts_with("/responses") {
-        "responses"
-    } else {
-        "openai"
-    }
-}
-
 /// The error kind of a response that did not say (the admin API, axum's rejections).
 fn kind_of(status: http::StatusCode) -> &'static str {
     match status.as_u16() {
@@ -127,10 +116,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_and_kinds() {
-        assert_eq!(format_of("/v1/messages/count_tokens"), "anthropic");
-        assert_eq!(format_of("/v1/responses/resp_1"), "responses");
-        assert_eq!(format_of("/v2/nothing"), "openai");
+    fn kinds() {
         assert_eq!(
             kind_of(http::StatusCode::UNSUPPORTED_MEDIA_TYPE),
             "invalid_request"

@@ -12,13 +12,15 @@
 //! | `GET /spend/teams` | spend summed per team |
 //! | `GET /limits` | what the limits did while Redis was unreachable |
 //!
-//! Errors are OpenAI-shaped JSON. Without an admin key every path answers 404.
+//! Errors are OpenAI-shaped JSON. Authentication is `auth::admin_layer`, on the router itself:
+//! only the admin key gets here; without an admin key configured every path answers 404.
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -29,6 +31,7 @@ use super::Keys;
 use super::error::KeysError;
 use super::key::{NewKey, StoredKey};
 use super::manage::KeySpec;
+use crate::auth::Caller;
 
 /// The admin routes over `keys`, to be nested under `/admin`.
 pub fn admin_router<S>(keys: Arc<Keys>) -> Router<S> {
@@ -39,6 +42,10 @@ pub fn admin_router<S>(keys: Arc<Keys>) -> Router<S> {
         .route("/spend/keys", get(spend_keys))
         .route("/spend/teams", get(spend_teams))
         .route("/limits", get(limits))
+        .route_layer(axum::middleware::from_fn_with_state(
+            keys.clone(),
+            crate::auth::admin_layer,
+        ))
         .with_state(keys)
 }
 
@@ -69,23 +76,10 @@ fn error(
     AdminError(status, kind, code, message.into())
 }
 
-fn guard(keys: &Keys, headers: &HeaderMap) -> Result<(), AdminError> {
-    if !keys.admin_enabled() {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "invalid_request_error",
-            "admin_disabled",
-            "The admin API is off: set [keys] admin_key to use it.",
-        ));
-    }
-    match crate::auth::presented_key(headers) {
-        Some(k) if keys.is_admin(k) => Ok(()),
-        Some(k) if !k.is_empty() => Err(error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request_error",
-            "invalid_api_key",
-            "Incorrect admin key provided.",
-        )),
+/// Defence in depth: `auth::admin_layer` lets only the admin key reach these routes.
+fn guard(caller: &Caller) -> Result<(), AdminError> {
+    match caller {
+        Caller::Admin => Ok(()),
         _ => Err(error(
             StatusCode::UNAUTHORIZED,
             "invalid_request_error",
@@ -140,8 +134,8 @@ pub fn new_key_view(k: &NewKey) -> Value {
     v
 }
 
-async fn list(State(keys): State<Arc<Keys>>, headers: HeaderMap) -> Answer {
-    guard(&keys, &headers)?;
+async fn list(State(keys): State<Arc<Keys>>, Extension(caller): Extension<Caller>) -> Answer {
+    guard(&caller)?;
     let all = keys.list().await.map_err(|e| keys_error(&e))?;
     ok(
         StatusCode::OK,
@@ -149,8 +143,12 @@ async fn list(State(keys): State<Arc<Keys>>, headers: HeaderMap) -> Answer {
     )
 }
 
-async fn create(State(keys): State<Arc<Keys>>, headers: HeaderMap, body: Bytes) -> Answer {
-    guard(&keys, &headers)?;
+async fn create(
+    State(keys): State<Arc<Keys>>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Answer {
+    guard(&caller)?;
     let spec: KeySpec = serde_json::from_slice(&body).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -170,10 +168,10 @@ async fn create(State(keys): State<Arc<Keys>>, headers: HeaderMap, body: Bytes) 
 
 async fn revoke(
     State(keys): State<Arc<Keys>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Answer {
-    guard(&keys, &headers)?;
+    guard(&caller)?;
     let k = keys.revoke(&id).await.map_err(|e| keys_error(&e))?;
     tracing::info!(id = k.info.id, "virtual key revoked");
     ok(StatusCode::OK, view(&k))
@@ -181,29 +179,32 @@ async fn revoke(
 
 async fn rotate(
     State(keys): State<Arc<Keys>>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Answer {
-    guard(&keys, &headers)?;
+    guard(&caller)?;
     let k = keys.rotate(&id).await.map_err(|e| keys_error(&e))?;
     tracing::info!(id = k.stored.info.id, "virtual key rotated");
     ok(StatusCode::OK, new_key_view(&k))
 }
 
-async fn spend_keys(State(keys): State<Arc<Keys>>, headers: HeaderMap) -> Answer {
-    guard(&keys, &headers)?;
+async fn spend_keys(State(keys): State<Arc<Keys>>, Extension(caller): Extension<Caller>) -> Answer {
+    guard(&caller)?;
     let s = keys.spend_by_key().await.map_err(|e| keys_error(&e))?;
     ok(StatusCode::OK, json!({ "object": "list", "data": s }))
 }
 
-async fn spend_teams(State(keys): State<Arc<Keys>>, headers: HeaderMap) -> Answer {
-    guard(&keys, &headers)?;
+async fn spend_teams(
+    State(keys): State<Arc<Keys>>,
+    Extension(caller): Extension<Caller>,
+) -> Answer {
+    guard(&caller)?;
     let s = keys.spend_by_team().await.map_err(|e| keys_error(&e))?;
     ok(StatusCode::OK, json!({ "object": "list", "data": s }))
 }
 
-async fn limits(State(keys): State<Arc<Keys>>, headers: HeaderMap) -> Answer {
-    guard(&keys, &headers)?;
+async fn limits(State(keys): State<Arc<Keys>>, Extension(caller): Extension<Caller>) -> Answer {
+    guard(&caller)?;
     let s = keys.stats();
     ok(
         StatusCode::OK,

@@ -10,20 +10,6 @@ use modelmux_wire::openai::ErrorBody;
 
 use super::error::{ErrorKind, ProviderError};
 
-/// Substrings (lower case) that mark a context-window error across OpenAI, Azure,
-/// OpenRouter, vLLM/sglang, llama.cpp and Cerebras.
-const CONTEXT_SIGNATURES: &[&str] = &[
-    "context_length_exceeded",
-    "maximum context length",
-    "context length",
-    "context window",
-    "input tokens exceed the configured limit",
-    "exceeds the available context size",
-    "too many tokens",
-    "prompt is too long",
-    "input is too long",
-];
-
 const CONTENT_FILTER_SIGNATURES: &[&str] = &[
     "content_policy_violation",
     "content_filter",
@@ -54,7 +40,9 @@ pub fn classify_openai(status: u16, headers: &HeaderMap, body: &[u8]) -> Provide
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(2048)]).to_lowercase());
     let has = |sigs: &[&str]| sigs.iter().any(|s| haystack.contains(s));
     let kind = match status {
-        400 | 413 | 422 if has(CONTEXT_SIGNATURES) => ErrorKind::ContextLengthExceeded,
+        400 | 413 | 422 if modelmux_wire::codec::is_context_length(&haystack) => {
+            ErrorKind::ContextLengthExceeded
+        }
         400 | 403 if has(CONTENT_FILTER_SIGNATURES) => ErrorKind::ContentFilter,
         401 | 403 => ErrorKind::Auth,
         404 => ErrorKind::NotFound,
@@ -86,26 +74,15 @@ pub fn classify_openai(status: u16, headers: &HeaderMap, body: &[u8]) -> Provide
 pub fn classify_stream_error(error_json: &str) -> ProviderError {
     let wrapped = format!("{{\"error\":{error_json}}}");
     let parsed = ErrorBody::parse_lenient(wrapped.as_bytes());
-    let text = parsed
-        .as_ref()
-        .map(|b| {
-            format!(
-                "{} {} {}",
-                b.error.message,
-                b.error.code.as_deref().unwrap_or(""),
-                b.error.kind
-            )
-            .to_lowercase()
-        })
-        .unwrap_or_default();
-    let kind = if text.contains("rate") && text.contains("limit") {
-        ErrorKind::RateLimited
-    } else if text.contains("overloaded") {
-        ErrorKind::Overloaded
-    } else if CONTEXT_SIGNATURES.iter().any(|s| text.contains(s)) {
-        ErrorKind::ContextLengthExceeded
-    } else {
-        ErrorKind::StreamBroken
+    // The same rule the translating stream decoder applies (`openai::error_kind`), so a
+    // provider's error event is classified alike whether its stream is translated or not.
+    let kind = match &parsed {
+        Some(b) => modelmux_wire::openai::error_kind(
+            Some(b.error.kind.as_str()).filter(|k| !k.is_empty()),
+            b.error.code.as_deref(),
+            &b.error.message,
+        ),
+        None => ErrorKind::StreamBroken,
     };
     let message = parsed
         .as_ref()

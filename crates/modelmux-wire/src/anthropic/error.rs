@@ -67,10 +67,7 @@ pub(crate) fn kind_from_type(kind: &str, message: &str) -> Option<ErrorKind> {
 /// larger context), the account has no credit, or the output was filtered.
 fn refine_bad_request(message: &str) -> ErrorKind {
     let m = message.to_ascii_lowercase();
-    if m.contains("prompt is too long")
-        || m.contains("exceed context limit")
-        || m.contains("context window")
-    {
+    if crate::codec::is_context_length(&m) {
         ErrorKind::ContextLengthExceeded
     } else if m.contains("credit balance") {
         ErrorKind::QuotaExceeded

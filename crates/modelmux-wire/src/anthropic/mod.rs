@@ -17,12 +17,11 @@ mod request_encode;
 mod response;
 mod stream_decode;
 mod stream_encode;
-mod tokens;
 
+pub use crate::tokens::estimate_input_tokens;
 pub use error::{classify_error, error_body, error_status, error_type};
 pub use request_decode::from_anthropic;
 pub use request_encode::to_anthropic;
 pub use response::{response_from_anthropic, response_to_anthropic};
 pub use stream_decode::{AnthropicPeek, AnthropicStreamDecoder};
 pub use stream_encode::AnthropicStreamEncoder;
-pub use tokens::estimate_input_tokens;

@@ -40,7 +40,7 @@ pub(crate) fn kind_for(error_type: &str, status: Option<u16>, message: &str) -> 
     let name = error_type.to_ascii_lowercase();
     match name.as_str() {
         "validationexception" => {
-            if is_context_length(message) {
+            if crate::codec::is_context_length(message) {
                 ErrorKind::ContextLengthExceeded
             } else {
                 ErrorKind::BadRequest
@@ -68,7 +68,7 @@ pub(crate) fn kind_for(error_type: &str, status: Option<u16>, message: &str) -> 
 
 fn kind_for_status(status: Option<u16>, message: &str) -> ErrorKind {
     match status {
-        Some(400) | Some(413) | Some(422) if is_context_length(message) => {
+        Some(400) | Some(413) | Some(422) if crate::codec::is_context_length(message) => {
             ErrorKind::ContextLengthExceeded
         }
         Some(401) | Some(403) => ErrorKind::Auth,
@@ -79,21 +79,6 @@ fn kind_for_status(status: Option<u16>, message: &str) -> ErrorKind {
         Some(s) if (400..500).contains(&s) && s != 409 && s != 424 => ErrorKind::BadRequest,
         _ => ErrorKind::UpstreamError,
     }
-}
-
-/// Bedrock's context-window signatures (litellm `exception_mapping_utils.py`, §6).
-fn is_context_length(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    [
-        "input is too long",
-        "too many tokens",
-        "maximum context",
-        "context length",
-        "context window",
-        "prompt is too long",
-    ]
-    .iter()
-    .any(|s| m.contains(s))
 }
 
 /// `ValidationException:http://internal...` → `ValidationException`;

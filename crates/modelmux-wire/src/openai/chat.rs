@@ -72,10 +72,17 @@ pub struct ChatSummary {
 }
 
 impl ChatSummary {
-    /// A fast token estimate of the prompt (about four characters a token, plus framing per
-    /// message). Good enough to compare against context windows; not for billing.
+    /// The gateway's token estimate of the prompt (`crate::tokens`), from what the summary
+    /// counted. Good enough to compare against context windows; not for billing.
     pub fn estimated_input_tokens(&self) -> u64 {
-        (self.text_chars as u64).div_ceil(4) + 4 * self.message_count as u64
+        crate::tokens::Counts {
+            chars: self.text_chars as u64,
+            messages: self.message_count as u64,
+            tools: u64::from(self.has_tools),
+            images: u64::from(self.has_images),
+            documents: 0,
+        }
+        .tokens()
     }
 }
 

@@ -62,7 +62,7 @@ pub fn error_code(kind: ErrorKind) -> Option<&'static str> {
 /// text: some compatible servers put the HTTP status there) and message.
 pub fn error_kind(kind: Option<&str>, code: Option<&str>, message: &str) -> ErrorKind {
     let lower = message.to_ascii_lowercase();
-    if is_context_length(&lower) {
+    if crate::codec::is_context_length(&lower) {
         return ErrorKind::ContextLengthExceeded;
     }
     if let Some(k) = code.and_then(from_code) {
@@ -81,19 +81,6 @@ pub fn error_kind(kind: Option<&str>, code: Option<&str>, message: &str) -> Erro
     } else {
         ErrorKind::UpstreamError
     }
-}
-
-fn is_context_length(lower: &str) -> bool {
-    const SIGNATURES: [&str; 7] = [
-        "maximum context length",
-        "context_length_exceeded",
-        "longer than the model's context length",
-        "exceeds the available context size",
-        "input tokens exceed the configured limit",
-        "prompt is too long",
-        "context window",
-    ];
-    SIGNATURES.iter().any(|s| lower.contains(s))
 }
 
 fn from_code(code: &str) -> Option<ErrorKind> {

@@ -24,16 +24,6 @@ pub struct Outcome {
     pub stream: Option<StreamOutcome>,
 }
 
-fn format_name(f: WireFormat) -> &'static str {
-    match f {
-        WireFormat::OpenAiChat => "openai",
-        WireFormat::OpenAiResponses => "responses",
-        WireFormat::Anthropic => "anthropic",
-        WireFormat::Gemini => "gemini",
-        WireFormat::Bedrock => "bedrock",
-    }
-}
-
 pub fn send(
     state: &AppState,
     meta: &Meta,
@@ -47,7 +37,7 @@ pub fn send(
         meta.request_id.as_ref().map_or("", |r| r.as_str()),
         SystemTime::now() - elapsed,
     );
-    r.client_format = format_name(format).to_owned();
+    r.client_format = format.name().to_owned();
     r.key = meta.key.clone();
     r.team = meta.team.clone();
     r.route = meta.route.clone().unwrap_or_default();
