@@ -248,7 +248,7 @@ async fn json_answer(
                 started,
             );
             settle(admission, answer.usage, price_of(&plan, &target)).await;
-            let body = crate::http::responses::finish_answer(&state, inbound, answer.body);
+            let body = crate::http::responses::finish_answer(&state, inbound, answer.body).await;
             respond::json(StatusCode::OK, body, &meta)
         }
         Err(WalkError { error, attempts }) => {

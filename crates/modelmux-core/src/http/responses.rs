@@ -3,6 +3,8 @@
 //! `DELETE /v1/responses/{id}`. `previous_response_id` is resolved here, from modelmux's own
 //! store: the earlier turns are put back into `input`, so the conversation continues on any
 //! target, including one that keeps no state or another than the first after a fallback.
+//! Every one of these authenticates the caller and sees only what that caller stored
+//! (`responses_store::owner_of`); anyone else's response is answered like a missing id.
 
 use std::time::Instant;
 
@@ -21,6 +23,7 @@ use crate::http::answer::{answer, failed};
 use crate::http::{read_body, respond, unrecorded};
 use crate::ids::RequestId;
 use crate::ingress::{self, Inbound, ResponsesMeta};
+use crate::responses_store::{new_id, owner_of};
 use crate::state::AppState;
 
 const FORMAT: WireFormat = WireFormat::OpenAiResponses;
@@ -43,6 +46,7 @@ async fn decode(
     // make hyper close a keep-alive connection the client means to reuse.
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
     let caller = auth::authenticate(state, headers).await?;
+    let owner = owner_of(&caller);
     let mut obj: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
         invalid(
             format!("We could not parse the JSON body of your request: {e}"),
@@ -74,7 +78,7 @@ async fn decode(
         rewritten = true;
         if let Some(prev) = prev.as_str() {
             previous = Some(prev.to_owned());
-            let stored = state.responses.get(prev).ok_or_else(|| {
+            let stored = state.responses.get(prev, &owner).await.ok_or_else(|| {
                 GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
             })?;
             let mut full = stored.conversation();
@@ -106,14 +110,13 @@ async fn decode(
         })?;
     let mut inbound =
         Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT));
-    let id: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(24)
-        .collect();
+    let id = new_id().map_err(|_| GatewayError::Internal("could not draw a response id".into()))?;
     inbound.responses = Some(ResponsesMeta {
-        id: format!("resp_{id}"),
+        id,
         store,
         input_items: items,
         previous,
+        owner,
     });
     Ok((inbound, caller))
 }
@@ -138,8 +141,9 @@ pub async fn create(
 }
 
 /// The Responses answer as the client gets it (with `store` and `previous_response_id` as the
-/// client asked, whatever the target said), stored when the request asked for storing.
-pub fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> Bytes {
+/// client asked, whatever the target said), stored when the request asked for storing: the
+/// write completes before the answer goes out, so the next turn may land on any instance.
+pub async fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> Bytes {
     let Some(meta) = inbound.responses.as_ref() else {
         return response;
     };
@@ -156,12 +160,15 @@ pub fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> By
     if meta.store
         && let Some(id) = v.get("id").and_then(Value::as_str)
     {
-        keep(state, id.to_owned(), v.clone(), &meta.input_items);
+        let (response, input) = clean(state, &v, &meta.input_items);
+        state.responses.put(id, &meta.owner, response, input).await;
     }
     Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
-/// Stores a streamed Responses answer: the response object of its final event.
+/// Stores a streamed Responses answer: the response object of its final event, cached at
+/// once and written to the backend in the background (this runs in the stream's sync
+/// completion callback).
 pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
     if !meta.store {
         return;
@@ -190,13 +197,16 @@ pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
                 meta.previous.clone().map_or(Value::Null, Value::String),
             );
         }
-        keep(state, id, resp, &meta.input_items);
+        let (response, input) = clean(state, &resp, &meta.input_items);
+        state
+            .responses
+            .put_in_background(&id, &meta.owner, response, input);
     }
 }
 
-/// Stores a response and its input, redacted by the same rules as captured records
+/// A response and its input as stored: redacted by the same rules as captured records
 /// (secrets, and the `[store] redact` patterns).
-fn keep(state: &AppState, id: String, response: Value, input: &[Value]) {
+fn clean(state: &AppState, response: &Value, input: &[Value]) -> (Value, Vec<Value>) {
     let patterns = &state.config.store.redact;
     let clean = |v: &Value| -> Value {
         let text = v.to_string();
@@ -207,10 +217,18 @@ fn keep(state: &AppState, id: String, response: Value, input: &[Value]) {
             serde_json::from_str(&redacted).unwrap_or_else(|_| v.clone())
         }
     };
-    let input: Vec<Value> = input.iter().map(clean).collect();
-    state.responses.put(id, clean(&response), input);
+    (clean(response), input.iter().map(clean).collect())
 }
 
+/// The caller's owner string, or the error response for an unauthenticated call.
+async fn owner(state: &AppState, headers: &HeaderMap) -> Result<String, Response> {
+    match auth::authenticate(state, headers).await {
+        Ok(caller) => Ok(owner_of(&caller)),
+        Err(e) => Err(respond::error(&e, FORMAT, &respond::Meta::default())),
+    }
+}
+
+/// The answer for a missing id and for another owner's alike, so ids reveal nothing.
 fn not_found(id: &str) -> Response {
     respond::error(
         &GatewayError::NotFound(format!("No response found with id '{id}'.")),
@@ -224,11 +242,12 @@ pub async fn get(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, FORMAT, &respond::Meta::default());
-    }
-    match state.responses.get(&id) {
-        Some(s) => Json(s.response).into_response(),
+    let owner = match owner(&state, &headers).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    match state.responses.get(&id, &owner).await {
+        Some(s) => Json(&s.response).into_response(),
         None => not_found(&id),
     }
 }
@@ -249,10 +268,11 @@ pub async fn input_items(
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, FORMAT, &respond::Meta::default());
-    }
-    let Some(s) = state.responses.get(&id) else {
+    let owner = match owner(&state, &headers).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let Some(s) = state.responses.get(&id, &owner).await else {
         return not_found(&id);
     };
     let mut data: Vec<Value> = s
@@ -310,12 +330,23 @@ pub async fn delete(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = auth::check(&state.config.server.master_keys, &headers) {
-        return respond::error(&e, FORMAT, &respond::Meta::default());
-    }
-    if state.responses.delete(&id) {
-        Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
-    } else {
-        not_found(&id)
+    let owner = match owner(&state, &headers).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    match state.responses.delete(&id, &owner).await {
+        Ok(true) => Json(json!({"id": id, "object": "response", "deleted": true})).into_response(),
+        Ok(false) => not_found(&id),
+        Err(e) => {
+            tracing::warn!(response_id = id, "deleting a stored response failed: {e}");
+            respond::error(
+                &GatewayError::Internal(
+                    "The response store is unavailable; the response was not deleted. Try again."
+                        .into(),
+                ),
+                FORMAT,
+                &respond::Meta::default(),
+            )
+        }
     }
 }
