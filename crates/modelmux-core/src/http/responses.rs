@@ -78,9 +78,14 @@ async fn decode(
         rewritten = true;
         if let Some(prev) = prev.as_str() {
             previous = Some(prev.to_owned());
-            let stored = state.responses.get(prev, &owner).await.ok_or_else(|| {
-                GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
-            })?;
+            let stored = state
+                .responses
+                .get(prev, &owner)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
+                })?;
             let mut full = stored.conversation();
             full.extend(items);
             items = full;
@@ -228,6 +233,16 @@ async fn owner(state: &AppState, headers: &HeaderMap) -> Result<String, Response
     }
 }
 
+/// The error when the response store cannot be reached (and the cache cannot answer).
+fn unavailable(e: crate::records::StoreError) -> GatewayError {
+    tracing::warn!("response store unavailable: {e}");
+    GatewayError::Internal("The response store is unavailable; try again.".into())
+}
+
+fn store_error(e: crate::records::StoreError) -> Response {
+    respond::error(&unavailable(e), FORMAT, &respond::Meta::default())
+}
+
 /// The answer for a missing id and for another owner's alike, so ids reveal nothing.
 fn not_found(id: &str) -> Response {
     respond::error(
@@ -247,8 +262,9 @@ pub async fn get(
         Err(r) => return r,
     };
     match state.responses.get(&id, &owner).await {
-        Some(s) => Json(&s.response).into_response(),
-        None => not_found(&id),
+        Ok(Some(s)) => Json(&s.response).into_response(),
+        Ok(None) => not_found(&id),
+        Err(e) => store_error(e),
     }
 }
 
@@ -272,8 +288,10 @@ pub async fn input_items(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let Some(s) = state.responses.get(&id, &owner).await else {
-        return not_found(&id);
+    let s = match state.responses.get(&id, &owner).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_found(&id),
+        Err(e) => return store_error(e),
     };
     let mut data: Vec<Value> = s
         .input_items
@@ -337,16 +355,6 @@ pub async fn delete(
     match state.responses.delete(&id, &owner).await {
         Ok(true) => Json(json!({"id": id, "object": "response", "deleted": true})).into_response(),
         Ok(false) => not_found(&id),
-        Err(e) => {
-            tracing::warn!(response_id = id, "deleting a stored response failed: {e}");
-            respond::error(
-                &GatewayError::Internal(
-                    "The response store is unavailable; the response was not deleted. Try again."
-                        .into(),
-                ),
-                FORMAT,
-                &respond::Meta::default(),
-            )
-        }
+        Err(e) => store_error(e),
     }
 }

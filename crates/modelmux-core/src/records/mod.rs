@@ -8,7 +8,9 @@
 //! routes listed in `[store] capture` ([`StoreConfig::captures`]); the writer redacts them
 //! ([`redact`]) before they reach a disk.
 //!
-//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates),
+//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates;
+//! the gateway uses [`open_shared`], which also hands the same store out as the backend of
+//! stored Responses),
 //! `let (writer, sink) = RecordWriter::start(store, &config.store);` inside the runtime, the
 //! sink cloned into the state and one `sink.send(record)` per request once its answer (or
 //! stream) has ended, and `writer.shutdown().await` after the server has drained.

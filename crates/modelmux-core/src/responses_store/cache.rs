@@ -6,7 +6,7 @@
 //! pending one (a streamed answer whose background write has not landed, or a write that
 //! failed during a store outage) from here alone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::Stored;
@@ -42,6 +42,8 @@ struct Inner {
     order: BTreeMap<u64, String>,
     bytes: usize,
     next: u64,
+    /// Ids deleted while their background write was in flight.
+    tombstones: HashSet<String>,
 }
 
 impl Inner {
@@ -143,6 +145,27 @@ impl Cache {
             stored: e.stored,
             durable: e.durable,
         })
+    }
+
+    /// Notes that `id` was deleted while its background write may still be in flight.
+    pub fn tombstone(&self, id: &str) {
+        let mut inner = self.lock();
+        if inner.tombstones.len() >= self.limits.entries {
+            // Bounded: a lost tombstone only leaves a deleted response until it expires.
+            inner.tombstones.clear();
+        }
+        inner.tombstones.insert(id.to_owned());
+    }
+
+    /// Whether `id` was deleted while its write was in flight (and forgets it).
+    pub fn take_tombstone(&self, id: &str) -> bool {
+        self.lock().tombstones.remove(id)
+    }
+
+    /// Whether no tombstone is pending.
+    #[cfg(test)]
+    pub fn lock_tombstones_empty(&self) -> bool {
+        self.lock().tombstones.is_empty()
     }
 
     /// Entries and bytes held.

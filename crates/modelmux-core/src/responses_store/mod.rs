@@ -233,6 +233,11 @@ impl ResponseStore {
         let timeout = self.timeout;
         let write = async move {
             match timed(timeout, backend.put(&row)).await {
+                Ok(()) if cache.take_tombstone(&row.id) => {
+                    if let Err(e) = timed(timeout, backend.delete(&row.id, &row.owner, 0)).await {
+                        tracing::warn!(response_id = row.id, "deleting a response failed: {e}");
+                    }
+                }
                 Ok(()) => cache.mark_durable(&row.id, &stored),
                 Err(e) => tracing::warn!(
                     response_id = row.id,
@@ -244,53 +249,50 @@ impl ResponseStore {
         self.maybe_purge(now_ms());
     }
 
-    /// The response `id` if `owner` stored it and it has not expired.
-    pub async fn get(&self, id: &str, owner: &str) -> Option<Arc<Stored>> {
+    /// The response `id` if `owner` stored it and it has not expired. Fails only when the
+    /// backend cannot be reached and the cache does not have it.
+    pub async fn get(&self, id: &str, owner: &str) -> Result<Option<Arc<Stored>>, StoreError> {
         let now = now_ms();
         if let Some(hit) = self.cache.get(id) {
             if hit.stored.owner != owner {
-                return None;
+                return Ok(None);
             }
             if hit.stored.expires_ms <= now {
                 self.cache.remove(id);
-                return None;
+                return Ok(None);
             }
             if !hit.durable {
-                return Some(hit.stored);
+                return Ok(Some(hit.stored));
             }
             return match timed(self.timeout, self.backend.exists(id, owner, now)).await {
-                Ok(true) => Some(hit.stored),
+                Ok(true) => Ok(Some(hit.stored)),
                 Ok(false) => {
                     // Deleted (or purged) elsewhere.
                     self.cache.remove(id);
-                    None
+                    Ok(None)
                 }
                 Err(e) => {
                     tracing::warn!(
                         response_id = id,
                         "response store unavailable, served from cache: {e}"
                     );
-                    Some(hit.stored)
+                    Ok(Some(hit.stored))
                 }
             };
         }
-        let row = match timed(self.timeout, self.backend.get(id, owner, now)).await {
-            Ok(row) => row?,
-            Err(e) => {
-                tracing::warn!(response_id = id, "response store unavailable: {e}");
-                return None;
-            }
+        let Some(row) = timed(self.timeout, self.backend.get(id, owner, now)).await? else {
+            return Ok(None);
         };
         match Stored::of(&row) {
             Ok(stored) => {
                 let stored = Arc::new(stored);
                 let bytes = row.response.len() + row.input_items.len();
                 self.cache.insert(id, Arc::clone(&stored), bytes, true);
-                Some(stored)
+                Ok(Some(stored))
             }
             Err(e) => {
                 tracing::warn!(response_id = id, "{e}");
-                None
+                Ok(None)
             }
         }
     }
@@ -303,6 +305,10 @@ impl ResponseStore {
             Some(hit) if hit.stored.owner != owner => return Ok(false),
             Some(hit) => {
                 self.cache.remove(id);
+                if !hit.durable {
+                    // Its background write may land after this delete: it deletes again.
+                    self.cache.tombstone(id);
+                }
                 Some(hit.stored.expires_ms > now)
             }
             None => None,
@@ -361,14 +367,102 @@ mod tests {
             s.put("a", "key:1", resp, vec![json!({"role": "user"})])
                 .await
         );
-        assert_eq!(s.get("a", "key:1").await.unwrap().conversation().len(), 2);
-        assert!(s.get("a", "key:2").await.is_none(), "another owner");
+        let got = s.get("a", "key:1").await.unwrap().unwrap();
+        assert_eq!(got.conversation().len(), 2);
+        assert!(
+            s.get("a", "key:2").await.unwrap().is_none(),
+            "another owner"
+        );
         assert!(!s.delete("a", "key:2").await.unwrap());
         assert!(s.delete("a", "key:1").await.unwrap());
-        assert!(s.get("a", "key:1").await.is_none());
+        assert!(s.get("a", "key:1").await.unwrap().is_none());
         let gone = ResponseStore::memory(Duration::ZERO);
         gone.put("b", "open", json!({}), vec![]).await;
-        assert!(gone.get("b", "open").await.is_none(), "expired at once");
+        assert!(
+            gone.get("b", "open").await.unwrap().is_none(),
+            "expired at once"
+        );
+    }
+
+    /// A backend that is down.
+    struct Down;
+
+    impl ResponseBackend for Down {
+        fn put<'a>(&'a self, _: &'a ResponseRow) -> StoreFuture<'a, ()> {
+            Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+        }
+        fn get<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: i64,
+        ) -> StoreFuture<'a, Option<ResponseRow>> {
+            Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+        }
+        fn exists<'a>(&'a self, _: &'a str, _: &'a str, _: i64) -> StoreFuture<'a, bool> {
+            Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+        }
+        fn delete<'a>(&'a self, _: &'a str, _: &'a str, _: i64) -> StoreFuture<'a, bool> {
+            Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+        }
+        fn purge(&self, _: i64) -> StoreFuture<'_, u64> {
+            Box::pin(async { Err(StoreError::Unavailable("down".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_served_from_the_cache() {
+        let s = ResponseStore::new(
+            Arc::new(Down),
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+            CacheLimits::default(),
+        );
+        assert!(
+            !s.put("a", "open", json!({"id": "a"}), vec![]).await,
+            "not durable"
+        );
+        assert_eq!(
+            s.get("a", "open").await.unwrap().unwrap().response["id"],
+            "a"
+        );
+        assert!(
+            s.get("a", "master").await.unwrap().is_none(),
+            "owner still checked"
+        );
+        s.put_in_background("b", "open", json!({"id": "b"}), vec![]);
+        assert!(s.get("b", "open").await.unwrap().is_some());
+        assert!(
+            s.get("c", "open").await.is_err(),
+            "a miss cannot be answered"
+        );
+        assert!(
+            s.delete("a", "open").await.is_err(),
+            "the backend may still hold it"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_delete_before_the_background_write_lands_sticks() {
+        let backend = Arc::new(MemoryBackend::new());
+        let s = ResponseStore::new(
+            backend.clone(),
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+            CacheLimits::default(),
+        );
+        // On a current-thread runtime the spawned write has not run yet.
+        s.put_in_background("a", "open", json!({"id": "a"}), vec![]);
+        assert!(s.delete("a", "open").await.unwrap());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !s.cache.lock_tombstones_empty() {
+            assert!(tokio::time::Instant::now() < deadline, "write never landed");
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !backend.exists("a", "open", 0).await.unwrap(),
+            "deleted again"
+        );
     }
 
     #[test]
