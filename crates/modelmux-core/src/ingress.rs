@@ -55,6 +55,8 @@ pub struct ResponsesMeta {
     pub input_items: Vec<serde_json::Value>,
     /// The `previous_response_id` the client continued from, echoed on the answer.
     pub previous: Option<String>,
+    /// Who stores the answer (`responses_store::owner_of` the caller).
+    pub owner: String,
 }
 
 impl Inbound {

@@ -31,17 +31,19 @@ pub async fn serve(
 
 /// Opens the record store, starts its writer, and builds the state over it.
 async fn build(config: Config) -> std::io::Result<(AppState, RecordWriter)> {
-    let store = crate::records::open(&config.store).await.map_err(|e| {
-        std::io::Error::other(format!(
-            "cannot open the record store ({}): {e}",
-            config.store.kind.name()
-        ))
-    })?;
+    let (store, responses) = crate::records::open_shared(&config.store)
+        .await
+        .map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot open the record store ({}): {e}",
+                config.store.kind.name()
+            ))
+        })?;
     let keys = crate::keys::Keys::new(&config.keys)
         .await
         .map_err(|e| std::io::Error::other(format!("cannot open the key store: {e}")))?;
     let (writer, sink) = RecordWriter::start(store, &config.store);
-    let state = AppState::new(config, sink, keys).map_err(std::io::Error::other)?;
+    let state = AppState::new(config, sink, keys, responses).map_err(std::io::Error::other)?;
     Ok((state, writer))
 }
 

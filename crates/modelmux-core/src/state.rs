@@ -31,6 +31,7 @@ pub struct Shared {
     pub classifier: Arc<RuleClassifier>,
     /// Each hedging route's allowance of hedges.
     pub hedges: Arc<crate::dispatch::HedgeBudgets>,
+    /// Stored Responses: a bounded cache in front of the record store.
     pub responses: Arc<crate::responses_store::ResponseStore>,
     /// Where every request's record goes (a bounded channel to the batch writer).
     pub records: crate::records::RecordSink,
@@ -46,6 +47,7 @@ impl AppState {
         config: Config,
         records: crate::records::RecordSink,
         keys: Arc<crate::keys::Keys>,
+        responses: Arc<dyn crate::responses_store::ResponseBackend>,
     ) -> Result<Self, String> {
         let health = Arc::new(Health::new(config.health));
         if config.health.shared
@@ -66,9 +68,12 @@ impl AppState {
         let upstreams = Upstreams::new(&config, health.clone())?;
         let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
         let hedges = Arc::new(crate::dispatch::HedgeBudgets::new(&config));
+        // `responses` is the record store opened from `config.store` (its connection shared).
         let responses = Arc::new(crate::responses_store::ResponseStore::new(
+            responses,
             config.server.responses_retention,
-            10_000,
+            config.store.write_timeout,
+            crate::responses_store::CacheLimits::default(),
         ));
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),

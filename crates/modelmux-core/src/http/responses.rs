@@ -3,6 +3,8 @@
 //! `DELETE /v1/responses/{id}`. `previous_response_id` is resolved here, from modelmux's own
 //! store: the earlier turns are put back into `input`, so the conversation continues on any
 //! target, including one that keeps no state or another than the first after a fallback.
+//! Every one of these authenticates the caller and sees only what that caller stored
+//! (its `auth::Tenant`); anyone else's response is answered like a missing id.
 
 use std::time::Instant;
 
@@ -21,6 +23,7 @@ use crate::http::{read_body, respond, unrecorded};
 use crate::ids::RequestId;
 use crate::ingress::{self, Inbound, ResponsesMeta};
 use crate::pipeline::{RequestCtx, Trail};
+use crate::responses_store::new_id;
 use crate::state::AppState;
 
 const FORMAT: WireFormat = WireFormat::OpenAiResponses;
@@ -35,11 +38,13 @@ fn invalid(message: impl Into<String>, param: Option<&str>) -> GatewayError {
 
 async fn decode(
     state: &AppState,
+    caller: &Caller,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Inbound, GatewayError> {
     let cfg = &state.config;
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
+    let owner = caller.tenant().to_string();
     let mut obj: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
         invalid(
             format!("We could not parse the JSON body of your request: {e}"),
@@ -71,9 +76,14 @@ async fn decode(
         rewritten = true;
         if let Some(prev) = prev.as_str() {
             previous = Some(prev.to_owned());
-            let stored = state.responses.get(prev).ok_or_else(|| {
-                GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
-            })?;
+            let stored = state
+                .responses
+                .get(prev, &owner)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| {
+                    GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
+                })?;
             let mut full = stored.conversation();
             full.extend(items);
             items = full;
@@ -98,14 +108,13 @@ async fn decode(
     let req = responses::from_responses(&canonical_body).map_err(ingress::translate_error)?;
     let mut inbound =
         Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT));
-    let id: String = std::iter::repeat_with(fastrand::alphanumeric)
-        .take(24)
-        .collect();
+    let id = new_id().map_err(|_| GatewayError::Internal("could not draw a response id".into()))?;
     inbound.responses = Some(ResponsesMeta {
-        id: format!("resp_{id}"),
+        id,
         store,
         input_items: items,
         previous,
+        owner,
     });
     Ok(inbound)
 }
@@ -122,7 +131,7 @@ pub async fn create(
         request_id: Some(unrecorded::request_id(id)),
         ..Default::default()
     };
-    match decode(&state, &headers, body).await {
+    match decode(&state, &caller, &headers, body).await {
         Ok(inbound) => {
             crate::pipeline::run(RequestCtx::new(
                 state, caller, inbound, headers, meta, started,
@@ -134,8 +143,9 @@ pub async fn create(
 }
 
 /// The Responses answer as the client gets it (with `store` and `previous_response_id` as the
-/// client asked, whatever the target said), stored when the request asked for storing.
-pub fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> Bytes {
+/// client asked, whatever the target said), stored when the request asked for storing: the
+/// write completes before the answer goes out, so the next turn may land on any instance.
+pub async fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> Bytes {
     let Some(meta) = inbound.responses.as_ref() else {
         return response;
     };
@@ -152,12 +162,15 @@ pub fn finish_answer(state: &AppState, inbound: &Inbound, response: Bytes) -> By
     if meta.store
         && let Some(id) = v.get("id").and_then(Value::as_str)
     {
-        keep(state, id.to_owned(), v.clone(), &meta.input_items);
+        let (response, input) = clean(state, &v, &meta.input_items);
+        state.responses.put(id, &meta.owner, response, input).await;
     }
     Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
-/// Stores a streamed Responses answer: the response object of its final event.
+/// Stores a streamed Responses answer: the response object of its final event, cached at
+/// once and written to the backend in the background (this runs in the stream's sync
+/// completion callback).
 pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
     if !meta.store {
         return;
@@ -186,13 +199,16 @@ pub fn store_stream(state: &AppState, meta: &ResponsesMeta, captured: &[u8]) {
                 meta.previous.clone().map_or(Value::Null, Value::String),
             );
         }
-        keep(state, id, resp, &meta.input_items);
+        let (response, input) = clean(state, &resp, &meta.input_items);
+        state
+            .responses
+            .put_in_background(&id, &meta.owner, response, input);
     }
 }
 
-/// Stores a response and its input, redacted by the same rules as captured records
+/// A response and its input as stored: redacted by the same rules as captured records
 /// (secrets, and the `[store] redact` patterns).
-fn keep(state: &AppState, id: String, response: Value, input: &[Value]) {
+fn clean(state: &AppState, response: &Value, input: &[Value]) -> (Value, Vec<Value>) {
     let patterns = &state.config.store.redact;
     let clean = |v: &Value| -> Value {
         let text = v.to_string();
@@ -203,10 +219,20 @@ fn keep(state: &AppState, id: String, response: Value, input: &[Value]) {
             serde_json::from_str(&redacted).unwrap_or_else(|_| v.clone())
         }
     };
-    let input: Vec<Value> = input.iter().map(clean).collect();
-    state.responses.put(id, clean(&response), input);
+    (clean(response), input.iter().map(clean).collect())
 }
 
+/// The error when the response store cannot be reached (and the cache cannot answer).
+fn unavailable(e: crate::records::StoreError) -> GatewayError {
+    tracing::warn!("response store unavailable: {e}");
+    GatewayError::Internal("The response store is unavailable; try again.".into())
+}
+
+fn store_error(e: crate::records::StoreError) -> Response {
+    respond::error(&unavailable(e), FORMAT, &respond::Meta::default())
+}
+
+/// The answer for a missing id and for another owner's alike, so ids reveal nothing.
 fn not_found(id: &str) -> Response {
     respond::error(
         &GatewayError::NotFound(format!("No response found with id '{id}'.")),
@@ -218,11 +244,13 @@ fn not_found(id: &str) -> Response {
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Extension(_caller): Extension<Caller>,
+    Extension(caller): Extension<Caller>,
 ) -> Response {
-    match state.responses.get(&id) {
-        Some(s) => Json(s.response).into_response(),
-        None => not_found(&id),
+    let owner = caller.tenant().to_string();
+    match state.responses.get(&id, &owner).await {
+        Ok(Some(s)) => Json(&s.response).into_response(),
+        Ok(None) => not_found(&id),
+        Err(e) => store_error(e),
     }
 }
 
@@ -240,10 +268,13 @@ pub async fn input_items(
     State(state): State<AppState>,
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<ListQuery>,
-    Extension(_caller): Extension<Caller>,
+    Extension(caller): Extension<Caller>,
 ) -> Response {
-    let Some(s) = state.responses.get(&id) else {
-        return not_found(&id);
+    let owner = caller.tenant().to_string();
+    let s = match state.responses.get(&id, &owner).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_found(&id),
+        Err(e) => return store_error(e),
     };
     let mut data: Vec<Value> = s
         .input_items
@@ -298,11 +329,12 @@ fn listed_item(item: &Value, i: usize) -> Value {
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Extension(_caller): Extension<Caller>,
+    Extension(caller): Extension<Caller>,
 ) -> Response {
-    if state.responses.delete(&id) {
-        Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
-    } else {
-        not_found(&id)
+    let owner = caller.tenant().to_string();
+    match state.responses.delete(&id, &owner).await {
+        Ok(true) => Json(json!({"id": id, "object": "response", "deleted": true})).into_response(),
+        Ok(false) => not_found(&id),
+        Err(e) => store_error(e),
     }
 }

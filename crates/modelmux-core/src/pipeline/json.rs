@@ -69,6 +69,6 @@ pub async fn answer(ctx: RequestCtx, plan: Plan, admission: Option<Admission>) -
         stream: None,
     });
     settle(admission, answer.usage, price).await;
-    let body = crate::http::responses::finish_answer(&state, inbound, answer.body);
+    let body = crate::http::responses::finish_answer(&state, inbound, answer.body).await;
     respond::json(StatusCode::OK, body, &trail.meta)
 }

@@ -8,7 +8,9 @@
 //! routes listed in `[store] capture` ([`StoreConfig::captures`]); the writer redacts them
 //! ([`redact`]) before they reach a disk.
 //!
-//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates),
+//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates;
+//! the gateway uses [`open_shared`], which also hands the same store out as the backend of
+//! stored Responses),
 //! `let (writer, sink) = RecordWriter::start(store, &config.store);` inside the runtime, the
 //! sink cloned into the state and one `sink.send(record)` per request once its answer (or
 //! stream) has ended, and `writer.shutdown().await` after the server has drained.
@@ -27,6 +29,8 @@ pub mod writer;
 
 use std::sync::Arc;
 
+use crate::responses_store::ResponseBackend;
+
 pub use config::{StoreConfig, StoreKind};
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
@@ -39,16 +43,31 @@ pub use writer::{RecordSink, RecordStats, RecordWriter};
 
 /// Opens the configured store and applies its migrations.
 pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = match config.kind {
-        StoreKind::Memory => Arc::new(MemoryStore::new()),
-        StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.sqlite_path()).await?),
+    Ok(open_shared(config).await?.0)
+}
+
+/// Opens the configured store (migrated) both as the record store and as the backend of
+/// stored Responses (`crate::responses_store`): one connection for both.
+pub async fn open_shared(
+    config: &StoreConfig,
+) -> Result<(Arc<dyn Store>, Arc<dyn ResponseBackend>), StoreError> {
+    let (store, responses): (Arc<dyn Store>, Arc<dyn ResponseBackend>) = match config.kind {
+        StoreKind::Memory => (
+            Arc::new(MemoryStore::new()),
+            Arc::new(crate::responses_store::MemoryBackend::new()),
+        ),
+        StoreKind::Sqlite => {
+            let s = Arc::new(SqliteStore::open(&config.sqlite_path()).await?);
+            (s.clone(), s)
+        }
         StoreKind::Postgres => {
             let url = config.url.as_ref().ok_or_else(|| {
                 StoreError::Config("kind = \"postgres\" needs url or DATABASE_URL".into())
             })?;
-            Arc::new(PostgresStore::new(url.expose(), config.schema.as_deref())?)
+            let s = Arc::new(PostgresStore::new(url.expose(), config.schema.as_deref())?);
+            (s.clone(), s)
         }
     };
     store.migrate().await?;
-    Ok(store)
+    Ok((store, responses))
 }

@@ -17,7 +17,8 @@ use super::store::{Store, StoreError, StoreFuture};
 
 /// Schema steps; `{t}` is the records table, `{s}` the schema prefix (`name.` or empty).
 /// Append only: step `i` is migration version `i + 1`.
-const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS {t} (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS {t} (
         request_id TEXT PRIMARY KEY,
         time_ms BIGINT NOT NULL,
         key_id TEXT,
@@ -42,7 +43,18 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS {t} (
         stream_completed BOOLEAN,
         body JSONB NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS records_time ON {t} (time_ms);"];
+    CREATE INDEX IF NOT EXISTS records_time ON {t} (time_ms);",
+    // Stored Responses (`crate::responses_store`): owner and expiry are columns.
+    "CREATE TABLE IF NOT EXISTS {s}responses (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        created_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        response TEXT NOT NULL,
+        input_items TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS responses_expires ON {s}responses (expires_ms);",
+];
 
 /// Any constant: the advisory lock key that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x006d_6d78_5f72_6563;
@@ -83,7 +95,7 @@ fn chain(e: &tokio_postgres::Error) -> String {
     out
 }
 
-fn query_err(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn query_err(e: tokio_postgres::Error) -> StoreError {
     if e.is_closed() {
         StoreError::Unavailable(chain(&e))
     } else {
@@ -149,6 +161,11 @@ impl PostgresStore {
         })
     }
 
+    /// `schema.` when a schema is set, else empty: what table names are prefixed with.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The records table, schema-qualified when a schema is set.
     pub fn table(&self) -> &str {
         &self.table
@@ -168,7 +185,7 @@ impl PostgresStore {
     }
 
     /// The shared connection, reopened when it has closed.
-    async fn client(&self) -> Result<Arc<Client>, StoreError> {
+    pub(crate) async fn client(&self) -> Result<Arc<Client>, StoreError> {
         let current = self
             .client
             .lock()

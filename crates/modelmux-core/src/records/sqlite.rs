@@ -15,7 +15,8 @@ use super::report::{GroupBy, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
 
 /// Schema steps, applied in order; step `i` brings `user_version` to `i + 1`. Append only.
-const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS records (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS records (
         request_id TEXT PRIMARY KEY NOT NULL,
         time_ms INTEGER NOT NULL,
         key_id TEXT,
@@ -40,7 +41,18 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE IF NOT EXISTS records (
         stream_completed INTEGER,
         body TEXT NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS records_time ON records (time_ms);"];
+    CREATE INDEX IF NOT EXISTS records_time ON records (time_ms);",
+    // Stored Responses (`crate::responses_store`): owner and expiry are columns.
+    "CREATE TABLE IF NOT EXISTS responses (
+        id TEXT PRIMARY KEY NOT NULL,
+        owner TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        response TEXT NOT NULL,
+        input_items TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS responses_expires ON responses (expires_ms);",
+];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -55,7 +67,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn query_err(e: rusqlite::Error) -> StoreError {
+pub(crate) fn query_err(e: rusqlite::Error) -> StoreError {
     StoreError::Query(e.to_string())
 }
 
@@ -97,7 +109,8 @@ impl SqliteStore {
         &self.path
     }
 
-    async fn with<T: Send + 'static>(
+    /// Runs `f` on the connection, on tokio's blocking pool.
+    pub(crate) async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
