@@ -1,8 +1,10 @@
 //! Rate limits are cooldowns, not circuit failures, over real loopback HTTP on a paused clock:
 //! after a 429 with Retry-After the route's primary serves again as soon as that time has
 //! passed; many 429s in a row never open its circuit; a 429 that names no time backs off
-//! (1s, 2s, 4s, …) and a success ends it; `GET /v1/health/targets` shows the cooldown and its
-//! cause apart from the circuit; and 5xx answers still open the circuit.
+//! (1s, 2s, 4s, …) and a success ends it; a 429 while `x-ratelimit-remaining-requests` is at
+//! zero holds until `x-ratelimit-reset-requests` (a stub provider plays that: the simulator
+//! does not send a limit at zero); `GET /v1/health/targets` shows the cooldown and its cause
+//! apart from the circuit; and 5xx answers still open the circuit.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,6 +14,8 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -205,4 +209,71 @@ async fn server_errors_still_open_the_circuit() {
     assert_eq!(s.requests("m"), 4);
     advance(1_000).await;
     assert_eq!(served_by(&gw).await, "a/m", "the half-open probe succeeds");
+}
+
+/// An OpenAI-format provider on port 0 whose first answer is a 429 without Retry-After while
+/// its request limit is at zero, resetting in 3s; then plain answers. Counts its calls.
+async fn limit_at_zero() -> (String, Arc<AtomicU64>) {
+    let calls = Arc::new(AtomicU64::new(0));
+    let seen = calls.clone();
+    let app = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        async move {
+            use axum::response::IntoResponse;
+            if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+                let body = r#"{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+                return (
+                    http::StatusCode::TOO_MANY_REQUESTS,
+                    [
+                        ("content-type", "application/json"),
+                        ("x-ratelimit-remaining-requests", "0"),
+                        ("x-ratelimit-reset-requests", "3s"),
+                    ],
+                    body,
+                )
+                    .into_response();
+            }
+            let body = r#"{"id":"chatcmpl-1","object":"chat.completion","created":0,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}"#;
+            (
+                http::StatusCode::OK,
+                [
+                    ("content-type", "application/json"),
+                    ("x-ratelimit-remaining-requests", "99"),
+                    ("x-ratelimit-reset-requests", "1s"),
+                ],
+                body,
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, calls)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rate_limit_at_zero_holds_the_target_until_its_reset() {
+    let (url, calls) = limit_at_zero().await;
+    let ok = sim(&[("ok", Behaviour::default())]).await;
+    let gw = gateway(&format!(
+        "[providers.a]\nkind = \"openai\"\nbase_url = \"{url}\"\n{}\n\
+         [[routes]]\nname = \"r\"\ntargets = [\"a/m\", \"b/ok\"]\nnum_retries = 0\n",
+        providers(&[("b", &ok)])
+    ))
+    .await;
+    assert_eq!(served_by(&gw).await, "b/ok");
+    let p = primary(&gw).await;
+    assert_eq!(p["cooldown"]["cause"], "rate_limited_reset", "{p}");
+    assert_eq!(p["cooldown"]["remaining_ms"], 3000, "{p}");
+    assert_eq!(
+        (&p["circuit"], &p["failures"]),
+        (&"closed".into(), &0.into()),
+        "{p}"
+    );
+    advance(2999).await;
+    assert_eq!(served_by(&gw).await, "b/ok");
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "held until the reset");
+    advance(1).await;
+    assert_eq!(served_by(&gw).await, "a/m");
 }

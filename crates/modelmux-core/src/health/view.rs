@@ -83,7 +83,7 @@ pub(super) struct Availability {
 pub(super) fn availability(g: &mut Inner, now: Instant) -> Availability {
     let circuit = g.breaker.at(now);
     let cooldown = g.cooldown.active(now);
-    let held = cooldown.map(|(until, cause)| Cooldown::reason(until, cause, now));
+    let held = || cooldown.map(|(until, cause)| Cooldown::reason(until, cause, now));
     let (state, unavailable) = match circuit {
         Circuit::Open { until } => (
             "open",
@@ -96,8 +96,8 @@ pub(super) fn availability(g: &mut Inner, now: Instant) -> Availability {
             "half_open",
             Some("a half-open probe is in flight".to_owned()),
         ),
-        Circuit::HalfOpen { probing: false } => ("half_open", held),
-        Circuit::Closed if held.is_some() => ("cooling_down", held),
+        Circuit::HalfOpen { probing: false } => ("half_open", held()),
+        Circuit::Closed if cooldown.is_some() => ("cooling_down", held()),
         Circuit::Closed => ("closed", None),
     };
     Availability {
