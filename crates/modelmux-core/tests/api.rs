@@ -360,10 +360,14 @@ async fn shutdown_drains_an_in_flight_stream() {
     ))
     .await;
     let url = gw.url();
-    let resp = post(&gw, &chat_stream("r", false)).await;
+    let mut resp = post(&gw, &chat_stream("r", false)).await;
     assert_eq!(resp.status(), 200);
-    let reader = tokio::spawn(async move { resp.text().await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    // The first chunk has arrived: the stream is mid-body when shutdown begins.
+    let first = resp.chunk().await.unwrap().unwrap();
+    let reader = tokio::spawn(async move {
+        let rest = resp.text().await.unwrap();
+        format!("{}{rest}", String::from_utf8_lossy(&first))
+    });
     let shut = tokio::spawn(gw.shutdown());
     let text = reader.await.unwrap();
     assert!(

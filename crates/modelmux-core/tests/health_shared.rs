@@ -3,8 +3,9 @@
 //! instance B routes away from that target without having seen a failure itself; failures
 //! split between the instances open the circuit together although neither saw enough; a
 //! failed half-open probe on one instance reopens for twice as long on both; a Retry-After
-//! cooldown is shared; an unreachable Redis leaves each instance its own breaker, said so in
-//! `/v1/health/targets`; and sharing resumes when Redis is back (a proxy plays the outage).
+//! cooldown is shared, and rate limits on one instance open no circuit anywhere; an
+//! unreachable Redis leaves each instance its own breaker, said so in `/v1/health/targets`;
+//! and sharing resumes when Redis is back (a proxy plays the outage).
 //! Tests that need Redis read `REDIS_URL` and say they are skipped without it; each uses its
 //! own prefix. Real time: Redis keeps its own clock, so the waits are short and bounded.
 
@@ -75,18 +76,10 @@ async fn until_open(gw: &RunningGateway, target: &str, limit: Duration) -> Durat
 }
 
 async fn until_state(gw: &RunningGateway, target: &str, state: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        let h = health(gw).await;
-        if state_of(&h, target) == state {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < limit,
-            "{target} not {state} after {limit:?}: {h}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(limit, &format!("{target} {state}"), || async move {
+        state_of(&health(gw).await, target) == state
+    })
+    .await
 }
 
 /// `n` requests to `gw`, each answered by b/m after a/m failed (or was skipped).
@@ -190,8 +183,18 @@ async fn a_failed_probe_on_one_instance_reopens_for_longer_on_both() {
     assert_eq!(a.requests("m"), 5, "B's probe");
     let probed = Instant::now();
     until_open(&gw_a, "a/m", Duration::from_secs(1)).await;
-    // Past a first opening's 600ms, A (which never probed) still holds it open.
-    tokio::time::sleep(Duration::from_millis(700).saturating_sub(probed.elapsed())).await;
+    // Past a first opening's 600ms, A (which never probed) still holds it open: watched
+    // until 700ms after the probe (Redis's clock runs in real time).
+    let gw = &gw_a;
+    eventually(
+        Duration::from_secs(3),
+        "700ms past the probe",
+        || async move {
+            assert_eq!(state_of(&health(gw).await, "a/m"), "open");
+            probed.elapsed() >= Duration::from_millis(700)
+        },
+    )
+    .await;
     assert_eq!(state_of(&health(&gw_a).await, "a/m"), "open");
     through(&gw_a, 1).await;
     assert_eq!(a.requests("m"), 5, "no call while open");
@@ -225,6 +228,64 @@ async fn a_retry_after_cooldown_is_shared() {
     clear_prefix(&url, &prefix).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_rate_limits_open_no_circuit_on_either_instance() {
+    let Some(url) = redis_url("shared_rate_limits_open_no_circuit_on_either_instance") else {
+        return;
+    };
+    let prefix = unique_prefix("ratelimit");
+    let a = sim(&[("m", faulty(&["429:retry-after-ms=1"; 6]))]).await;
+    let b = sim(&[("m", Behaviour::default())]).await;
+    let gw_a = gateway(&toml(&a, &b, &url, &prefix)).await;
+    let gw_b = gateway(&toml(&a, &b, &url, &prefix)).await;
+    // Six 429s in a row on A: each a 1ms cooldown, none a counted failure.
+    for _ in 0..100 {
+        if a.requests("m") == 6 {
+            break;
+        }
+        through(&gw_a, 1).await;
+    }
+    assert_eq!(a.requests("m"), 6, "a/m tried again after each cooldown");
+    let h = health(&gw_a).await;
+    assert_eq!(state_of(&h, "a/m"), "closed", "{h}");
+    // Everything A sent has reached Redis, and B has read the state since.
+    let gw = &gw_a;
+    eventually(
+        Duration::from_secs(3),
+        "A's reports shared",
+        || async move {
+            health(gw).await["shared"]["outcomes_shared"]
+                .as_u64()
+                .unwrap()
+                >= 12
+        },
+    )
+    .await;
+    let syncs = |h: &Value| h["shared"]["syncs"].as_u64().unwrap();
+    let seen = syncs(&health(&gw_b).await);
+    let gw = &gw_b;
+    eventually(Duration::from_secs(3), "B synced twice", || async move {
+        syncs(&health(gw).await) >= seen + 2
+    })
+    .await;
+    let h = health(&gw_b).await;
+    assert_eq!(
+        state_of(&h, "a/m"),
+        "closed",
+        "no circuit opened on Redis: {h}"
+    );
+    assert_eq!(h["shared"]["opened_by_peers"], 0, "{h}");
+    let resp = post(&gw_b, &chat("r")).await;
+    assert_eq!(
+        header(&resp, "x-modelmux-target"),
+        "a/m",
+        "the primary serves on B"
+    );
+    gw_a.shutdown().await.unwrap();
+    gw_b.shutdown().await.unwrap();
+    clear_prefix(&url, &prefix).await;
+}
+
 #[tokio::test]
 async fn an_unreachable_redis_leaves_the_local_breaker_working() {
     // Nothing listens on port 1: every Redis call fails at once.
@@ -235,14 +296,12 @@ async fn an_unreachable_redis_leaves_the_local_breaker_working() {
     let h = health(&gw).await;
     assert_eq!(state_of(&h, "a/m"), "open", "the local breaker opened: {h}");
     // The reporting task met the outage on its own time; wait for it, bounded.
-    let start = Instant::now();
-    let h = loop {
-        let h = health(&gw).await;
-        if h["shared"]["state"] == "local" || start.elapsed() > Duration::from_secs(3) {
-            break h;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let g = &gw;
+    eventually(Duration::from_secs(3), "outage seen", || async move {
+        health(g).await["shared"]["state"] == "local"
+    })
+    .await;
+    let h = health(&gw).await;
     assert_eq!(h["shared"]["state"], "local", "{h}");
     assert!(h["shared"]["redis_errors"].as_u64().unwrap() >= 1, "{h}");
     assert!(
@@ -345,11 +404,11 @@ async fn sharing_resumes_when_redis_is_back() {
     proxy.cut();
     through(&gw_a, 4).await;
     assert_eq!(state_of(&health(&gw_a).await, "a/m"), "open");
-    let start = Instant::now();
-    while health(&gw_a).await["shared"]["state"] != "local" {
-        assert!(start.elapsed() < Duration::from_secs(3), "outage not seen");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let gw = &gw_a;
+    eventually(Duration::from_secs(3), "outage seen", || async move {
+        health(gw).await["shared"]["state"] == "local"
+    })
+    .await;
     let h = health(&gw_a).await;
     assert!(
         h["shared"]["outcomes_unshared"].as_u64().unwrap() >= 4,
@@ -363,29 +422,18 @@ async fn sharing_resumes_when_redis_is_back() {
 
     // Redis is back: after its back-off A reads and reports again.
     proxy.restore();
-    let start = Instant::now();
-    while health(&gw_a).await["shared"]["state"] != "connected" {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "recovery not seen"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    eprintln!(
-        "sharing resumed {:?} after Redis came back",
-        start.elapsed()
-    );
+    let took = eventually(Duration::from_secs(5), "recovery seen", || async move {
+        health(gw).await["shared"]["state"] == "connected"
+    })
+    .await;
+    eprintln!("sharing resumed {took:?} after Redis came back");
     let shared = |h: &Value| h["shared"]["outcomes_shared"].as_u64().unwrap();
     let before = shared(&health(&gw_a).await);
     through(&gw_a, 2).await;
-    let start = Instant::now();
-    while shared(&health(&gw_a).await) < before + 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(3),
-            "outcomes not shared"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(3), "outcomes shared", || async move {
+        shared(&health(gw).await) >= before + 2
+    })
+    .await;
     let h = health(&gw_a).await;
     assert_eq!(h["shared"]["state"], "connected", "{h}");
     assert!(h["shared"]["redis_errors"].as_u64().unwrap() >= 1, "{h}");

@@ -12,6 +12,7 @@
     reason = "helpers of a test: a failed unwrap is the test failing"
 )]
 
+mod common;
 mod keys_support;
 
 use std::time::Duration;
@@ -207,7 +208,19 @@ async fn settling_twice_releases_once() {
     let b = inst[0].admit(&key, 1, 0.2).await.unwrap();
     a.settle(1, 0.1).await;
     drop(b);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The dropped admission is released in the background: wait for it, bounded.
+    let (i, k) = (&inst[0], &key);
+    common::eventually(
+        Duration::from_secs(5),
+        "the reservation released",
+        || async move {
+            let s = i.spend_by_key().await.unwrap();
+            s[0].spend.reserved == 0.0
+                && i.remaining_budget(k)
+                    .is_some_and(|r| (r - 0.9).abs() < 1e-9)
+        },
+    )
+    .await;
     let s = inst[0].spend_by_key().await.unwrap();
     assert!((s[0].spend.total - 0.1).abs() < 1e-9, "{s:?}");
     assert_eq!(s[0].spend.reserved, 0.0, "{s:?}");

@@ -208,7 +208,13 @@ async fn a_client_gone_before_its_answer_leaves_a_record() {
     let resp = post(&gw, &chat("r")).await;
     assert_eq!(resp.status(), 200);
     let answered = request_id(&resp);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Every request's record is in the store (WAL: readable while the gateway writes).
+    let store = stored(&dir).await;
+    let s = &store;
+    eventually(Duration::from_secs(10), "4 records stored", || async move {
+        s.count().await.unwrap() >= 4
+    })
+    .await;
     gw.shutdown().await.unwrap();
     assert_eq!(a.requests("m"), 4, "all reached the provider");
 
@@ -252,8 +258,16 @@ async fn a_client_gone_mid_stream_leaves_a_record_of_the_cut_stream() {
     let first = resp.chunk().await.unwrap().unwrap();
     assert!(first.starts_with(b"data: "), "{first:?}");
     drop(resp);
-    // The gateway notices the closed connection, drops the stream (and its provider call).
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    // The gateway notices the closed connection, drops the stream (and its provider call),
+    // and records the cut stream.
+    let store = stored(&dir).await;
+    let (s, id_ref) = (&store, &id);
+    eventually(
+        Duration::from_secs(10),
+        "the cut stream's record",
+        || async move { s.get(id_ref).await.unwrap().is_some() },
+    )
+    .await;
     gw.shutdown().await.unwrap();
 
     let record = stored(&dir).await.get(&id).await.unwrap().unwrap();
@@ -380,10 +394,10 @@ async fn shutdown_under_load_drains_and_loses_no_record() {
     // Shut down once every request is with the provider: the long streams mid-body, the
     // others waiting for their headers.
     let t0 = std::time::Instant::now();
-    while a.requests("m") < LOAD as u64 {
-        assert!(t0.elapsed() < Duration::from_secs(10), "load never arrived");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    eventually(Duration::from_secs(10), "load arrived", || async {
+        a.requests("m") >= LOAD as u64
+    })
+    .await;
     stop.send(()).unwrap();
     // More clients arrive while it drains: refused, or answered and recorded.
     let late_client = client();

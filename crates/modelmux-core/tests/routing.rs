@@ -167,9 +167,10 @@ async fn least_busy_avoids_a_target_with_requests_in_flight() {
                 .await
         }));
     }
-    while s.requests("busy") < 5 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(10), "5 requests held", || async {
+        s.requests("busy") >= 5
+    })
+    .await;
     for _ in 0..20 {
         let resp = post(&gw, &chat("r")).await;
         assert_eq!(header(&resp, "x-modelmux-target"), "a/idle");

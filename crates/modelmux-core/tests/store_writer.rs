@@ -11,12 +11,14 @@
     clippy::print_stderr
 )]
 
+mod common;
 mod store_support;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::eventually;
 use modelmux_core::records::{Capture, MemoryStore, RecordSink, RecordWriter, Store, StoreConfig};
 use store_support::{FlakyStore, Mode, TempDir, record, unique_id};
 
@@ -115,21 +117,39 @@ async fn outage_under_load(store: Arc<dyn Store>, dir: &TempDir) {
         })
     };
     let tasks: Vec<_> = (0..senders).map(|s| send(sink.clone(), s)).collect();
-    tokio::time::sleep(Duration::from_millis(15)).await;
+    // Each phase lasts until the writer has met it: a write goes through, then a write
+    // fails, then a write hangs, times out, and the writer tries again (writes are one at a
+    // time: a second hung write means the first timed out).
+    let limit = Duration::from_secs(10);
+    let f = &flaky;
+    eventually(limit, "a write before the outage", || async move {
+        f.writes.load(Ordering::SeqCst) > 0
+    })
+    .await;
     flaky.set(Mode::Fail);
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    let failed = flaky.failures.load(Ordering::SeqCst);
+    eventually(limit, "a failed write", || async move {
+        f.failures.load(Ordering::SeqCst) > failed
+    })
+    .await;
     flaky.set(Mode::Hang);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let failed = flaky.failures.load(Ordering::SeqCst);
+    eventually(limit, "a hung write timed out", || async move {
+        f.failures.load(Ordering::SeqCst) >= failed + 2
+    })
+    .await;
     flaky.set(Mode::Ok);
     for t in tasks {
         t.await.unwrap();
     }
     // Recovery: the spill is replayed while the writer keeps running.
     let sent = (senders * per) as u64;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while flaky.count().await.unwrap() < sent && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually(
+        Duration::from_secs(20),
+        "every record stored",
+        || async move { f.count().await.unwrap() >= sent },
+    )
+    .await;
     writer.shutdown().await;
     let stats = sink.stats();
     assert!(

@@ -237,6 +237,10 @@ pub struct HealthSettings {
     pub shared: bool,
     /// How often the shared circuit state is read back from Redis.
     pub sync_interval: Duration,
+    /// The cooldown after a 429 that names no time; doubled per consecutive rate limit.
+    pub rate_limit_backoff: Duration,
+    /// The longest such cooldown.
+    pub rate_limit_backoff_max: Duration,
 }
 
 impl Default for HealthSettings {
@@ -248,6 +252,8 @@ impl Default for HealthSettings {
             open_for: Duration::from_secs(30),
             shared: true,
             sync_interval: Duration::from_millis(250),
+            rate_limit_backoff: Duration::from_secs(1),
+            rate_limit_backoff_max: Duration::from_secs(60),
         }
     }
 }

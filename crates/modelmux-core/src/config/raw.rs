@@ -74,6 +74,10 @@ pub struct RawHealth {
     pub shared: Option<bool>,
     /// How often each instance reads the shared circuit state (default 250ms).
     pub sync_interval: Option<DurationSpec>,
+    /// Cooldown after a 429 that names no time, doubled per consecutive one (default 1s).
+    pub rate_limit_backoff: Option<DurationSpec>,
+    /// The longest such cooldown (default 60s).
+    pub rate_limit_backoff_max: Option<DurationSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]

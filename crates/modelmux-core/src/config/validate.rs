@@ -320,12 +320,24 @@ pub(super) fn validate(
         sync_interval: h
             .sync_interval
             .map_or(std::time::Duration::from_millis(250), |d| d.0),
+        rate_limit_backoff: h
+            .rate_limit_backoff
+            .map_or(std::time::Duration::from_secs(1), |d| d.0),
+        rate_limit_backoff_max: h
+            .rate_limit_backoff_max
+            .map_or(std::time::Duration::from_secs(60), |d| d.0),
     };
     if !(0.0..=1.0).contains(&health.failure_rate) || health.failure_rate == 0.0 {
         issues.add("health.failure_rate", "must be in (0, 1]");
     }
     if health.sync_interval < std::time::Duration::from_millis(10) {
         issues.add("health.sync_interval", "must be at least 10ms");
+    }
+    if health.rate_limit_backoff_max < health.rate_limit_backoff {
+        issues.add(
+            "health.rate_limit_backoff_max",
+            "must be at least health.rate_limit_backoff",
+        );
     }
     let store = crate::records::config::validate(&raw.store, env, &mut issues.0);
     let keys = crate::keys::config::validate(&raw.keys, env, &mut issues.0);

@@ -68,11 +68,12 @@ pub struct SharedConfig {
     pub sync_interval: Duration,
 }
 
-/// One counted outcome of an attempt.
+/// One counted outcome of an attempt, or (`ok: None`) a cooldown alone: a rate limit,
+/// which holds the target on every instance but is not counted toward the circuit.
 #[derive(Debug)]
 struct Outcome {
     target: TargetRef,
-    ok: bool,
+    ok: Option<bool>,
     retry_after_ms: u64,
 }
 
@@ -86,11 +87,26 @@ pub struct Reporter {
 impl Reporter {
     /// Queues an outcome; never waits. A full queue drops it (and counts it).
     pub fn send(&self, target: &TargetRef, ok: bool, retry_after: Option<Duration>) {
-        let outcome = Outcome {
+        self.queue(Outcome {
             target: target.clone(),
-            ok,
+            ok: Some(ok),
             retry_after_ms: retry_after.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0)),
-        };
+        });
+    }
+
+    /// Queues a cooldown of `held` that does not count toward the circuit (a rate limit).
+    pub fn cooldown(&self, target: &TargetRef, held: Duration) {
+        if held.is_zero() {
+            return;
+        }
+        self.queue(Outcome {
+            target: target.clone(),
+            ok: None,
+            retry_after_ms: u64::try_from(held.as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+
+    fn queue(&self, outcome: Outcome) {
         if self.tx.try_send(outcome).is_err() {
             self.status.unshared.fetch_add(1, Ordering::Relaxed);
         }
@@ -140,7 +156,9 @@ impl Shared {
                 groups.len() - 1
             });
             if let Some(g) = groups.get_mut(i) {
-                g.1.push(if o.ok { '1' } else { '0' });
+                if let Some(ok) = o.ok {
+                    g.1.push(if ok { '1' } else { '0' });
+                }
                 g.2 = g.2.max(o.retry_after_ms);
             }
         }

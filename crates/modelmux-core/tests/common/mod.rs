@@ -142,3 +142,27 @@ pub fn faulty(faults: &[&str]) -> Behaviour {
 pub async fn body_text(resp: reqwest::Response) -> String {
     String::from_utf8(resp.bytes().await.unwrap().to_vec()).unwrap()
 }
+
+/// Polls `cond` every few milliseconds until it holds and returns how long that took; panics
+/// saying `what` did not happen once `limit` of real time has passed. For waits on things
+/// that happen on their own time (a background task, a peer, Redis): never a fixed sleep
+/// that hopes. On a paused clock the pause between polls is virtual time, which lets the
+/// runtime run; the limit is still real time.
+pub async fn eventually<F, Fut>(
+    limit: std::time::Duration,
+    what: &str,
+    mut cond: F,
+) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if cond().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
