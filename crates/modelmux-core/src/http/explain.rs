@@ -53,7 +53,7 @@ async fn explain_inner(
 ) -> Result<serde_json::Value, GatewayError> {
     let cfg = &state.config;
     let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
-    let inbound = crate::ingress::decode(format, raw, headers)?;
+    let inbound = crate::ingress::decode_stateless(format, raw, headers)?;
     let budget = caller.key().and_then(|k| state.keys.remaining_budget(k));
     let (plan, decision) = routing::decide(
         routing::Inputs::of(state),

@@ -27,8 +27,8 @@ use crate::ids::RequestId;
 use crate::pipeline::{RequestCtx, Trail};
 use crate::state::AppState;
 
-/// A model request of `format` (Chat Completions or Messages): read the body, decode it in
-/// `ingress`, and hand it to the pipeline; a body that cannot be read or decoded takes the
+/// A model request of `format` (Chat Completions, Messages or Responses): read the body,
+/// decode it in `ingress`, and hand it to the pipeline; a body that cannot be read or decoded takes the
 /// pipeline's failure path.
 pub(crate) async fn accept(
     state: AppState,
@@ -44,7 +44,7 @@ pub(crate) async fn accept(
         ..Default::default()
     };
     let decoded = match read_body(&headers, body, state.config.server.max_body_bytes).await {
-        Ok(raw) => crate::ingress::decode(format, raw, &headers),
+        Ok(raw) => crate::ingress::decode(&state, &caller, format, raw, &headers).await,
         Err(e) => Err(e),
     };
     match decoded {

@@ -1,12 +1,10 @@
 //! The OpenAI Responses API inbound: `POST /v1/responses` (JSON and SSE) and the stored
 //! responses behind `GET /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` and
-//! `DELETE /v1/responses/{id}`. `previous_response_id` is resolved here, from modelmux's own
-//! store: the earlier turns are put back into `input`, so the conversation continues on any
-//! target, including one that keeps no state or another than the first after a fallback.
-//! Every one of these authenticates the caller and sees only what that caller stored
-//! (its `auth::Tenant`); anyone else's response is answered like a missing id.
-
-use std::time::Instant;
+//! `DELETE /v1/responses/{id}`. The body is decoded in `ingress` (which resolves
+//! `previous_response_id` from modelmux's own store) and answered by the `pipeline`; the
+//! answer is stored here (`finish_answer`, `store_stream`). Every one of these sees only what
+//! its caller stored (its `auth::Tenant`); anyone else's response is answered like a missing
+//! id.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -14,110 +12,17 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use http::HeaderMap;
-use modelmux_wire::{WireFormat, responses};
+use modelmux_wire::WireFormat;
 use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::error::GatewayError;
-use crate::http::{read_body, respond, unrecorded};
+use crate::http::respond;
 use crate::ids::RequestId;
-use crate::ingress::{self, Inbound, ResponsesMeta};
-use crate::pipeline::{RequestCtx, Trail};
-use crate::responses_store::new_id;
+use crate::ingress::{Inbound, ResponsesMeta};
 use crate::state::AppState;
 
 const FORMAT: WireFormat = WireFormat::OpenAiResponses;
-
-fn invalid(message: impl Into<String>, param: Option<&str>) -> GatewayError {
-    GatewayError::InvalidRequest {
-        message: message.into(),
-        param: param.map(str::to_owned),
-        code: None,
-    }
-}
-
-async fn decode(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Inbound, GatewayError> {
-    let cfg = &state.config;
-    let raw = read_body(headers, body, cfg.server.max_body_bytes).await?;
-    let owner = caller.tenant().to_string();
-    let mut obj: serde_json::Map<String, Value> = serde_json::from_slice(&raw).map_err(|e| {
-        invalid(
-            format!("We could not parse the JSON body of your request: {e}"),
-            None,
-        )
-    })?;
-    let store = obj.get("store").and_then(Value::as_bool).unwrap_or(true);
-    let mut items: Vec<Value> = match obj.get("input") {
-        Some(Value::String(text)) => vec![
-            json!({"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}),
-        ],
-        Some(Value::Array(a)) => a.clone(),
-        None => {
-            return Err(invalid(
-                "Missing required parameter: 'input'.",
-                Some("input"),
-            ));
-        }
-        Some(_) => {
-            return Err(invalid(
-                "Invalid type for 'input': expected a string or an array of items.",
-                Some("input"),
-            ));
-        }
-    };
-    let mut rewritten = false;
-    let mut previous = None;
-    if let Some(prev) = obj.remove("previous_response_id") {
-        rewritten = true;
-        if let Some(prev) = prev.as_str() {
-            previous = Some(prev.to_owned());
-            let stored = state
-                .responses
-                .get(prev, &owner)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| {
-                    GatewayError::NotFound(format!("Previous response with id '{prev}' not found."))
-                })?;
-            let mut full = stored.conversation();
-            full.extend(items);
-            items = full;
-            obj.insert("input".to_owned(), Value::Array(items.clone()));
-        }
-    }
-    let raw = if rewritten {
-        Bytes::from(serde_json::to_vec(&obj).unwrap_or_default())
-    } else {
-        raw
-    };
-    // The canonical request keeps `previous_response_id` so translated answers echo it; the
-    // body a Responses provider gets has the earlier turns in `input` instead.
-    let canonical_body = match &previous {
-        Some(p) => {
-            let mut o = obj.clone();
-            o.insert("previous_response_id".to_owned(), Value::String(p.clone()));
-            Bytes::from(serde_json::to_vec(&o).unwrap_or_default())
-        }
-        None => raw.clone(),
-    };
-    let req = responses::from_responses(&canonical_body).map_err(ingress::translate_error)?;
-    let mut inbound =
-        Inbound::from_canonical(FORMAT, raw, req, ingress::forwardable(headers, FORMAT));
-    let id = new_id().map_err(|_| GatewayError::Internal("could not draw a response id".into()))?;
-    inbound.responses = Some(ResponsesMeta {
-        id,
-        store,
-        input_items: items,
-        previous,
-        owner,
-    });
-    Ok(inbound)
-}
 
 pub async fn create(
     State(state): State<AppState>,
@@ -126,20 +31,7 @@ pub async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let started = Instant::now();
-    let meta = respond::Meta {
-        request_id: Some(unrecorded::request_id(id)),
-        ..Default::default()
-    };
-    match decode(&state, &caller, &headers, body).await {
-        Ok(inbound) => {
-            crate::pipeline::run(RequestCtx::new(
-                state, caller, inbound, headers, meta, started,
-            ))
-            .await
-        }
-        Err(e) => Trail::new(state, meta, FORMAT, started).fail(e, Vec::new()),
-    }
+    crate::http::accept(state, caller, id, headers, body, FORMAT).await
 }
 
 /// The Responses answer as the client gets it (with `store` and `previous_response_id` as the
@@ -223,13 +115,12 @@ fn clean(state: &AppState, response: &Value, input: &[Value]) -> (Value, Vec<Val
 }
 
 /// The error when the response store cannot be reached (and the cache cannot answer).
-fn unavailable(e: crate::records::StoreError) -> GatewayError {
-    tracing::warn!("response store unavailable: {e}");
-    GatewayError::Internal("The response store is unavailable; try again.".into())
-}
-
 fn store_error(e: crate::records::StoreError) -> Response {
-    respond::error(&unavailable(e), FORMAT, &respond::Meta::default())
+    respond::error(
+        &crate::responses_store::unavailable(e),
+        FORMAT,
+        &respond::Meta::default(),
+    )
 }
 
 /// The answer for a missing id and for another owner's alike, so ids reveal nothing.

@@ -10,7 +10,7 @@ use crate::dispatch::{self, Hedging, WalkError, Walked};
 use crate::http::respond;
 use crate::keys::Admission;
 use crate::pipeline::admission::settle;
-use crate::pipeline::target::{clamp_note, prepare, price_of};
+use crate::pipeline::target::{note_answer, prepare, price_of};
 use crate::pipeline::{Finished, RequestCtx};
 use crate::routing::Plan;
 
@@ -51,15 +51,14 @@ pub async fn answer(ctx: RequestCtx, plan: Plan, admission: Option<Admission>) -
             return trail.fail(error, attempts);
         }
     };
-    let meta = &mut trail.meta;
-    meta.clamped = clamp_note(&plan, &target, inbound.summary.max_output_tokens);
-    if let (Some(c), Some(d)) = (&meta.clamped, meta.decision.as_mut()) {
-        d.push_str(";clamped=");
-        d.push_str(c);
-    }
-    meta.target = Some(target.to_string());
-    meta.attempts = attempts.len();
-    meta.upstream_request_id = answer.upstream_request_id.clone();
+    note_answer(
+        &mut trail.meta,
+        &plan,
+        &target,
+        inbound.summary.max_output_tokens,
+        attempts.len(),
+        answer.upstream_request_id.clone(),
+    );
     let price = price_of(&plan, &target);
     trail.finish(Finished {
         attempts: &attempts,

@@ -8,6 +8,7 @@ use http::HeaderValue;
 use crate::catalog::Price;
 use crate::config::ProviderKind;
 use crate::dispatch::bridge::{self, BodyOptions};
+use crate::http::respond::Meta;
 use crate::ids::TargetRef;
 use crate::ingress::Inbound;
 use crate::routing::{Candidate, Plan};
@@ -62,9 +63,29 @@ pub fn price_of(plan: &Plan, target: &TargetRef) -> Option<Price> {
         .price
 }
 
+/// Notes in `meta` which target answered, after how many attempts, with which upstream
+/// request id, and whether its output limit lowered what the client asked for.
+pub fn note_answer(
+    meta: &mut Meta,
+    plan: &Plan,
+    target: &TargetRef,
+    asked: Option<u64>,
+    attempts: usize,
+    upstream_request_id: Option<HeaderValue>,
+) {
+    meta.clamped = clamp_note(plan, target, asked);
+    if let (Some(c), Some(d)) = (&meta.clamped, meta.decision.as_mut()) {
+        d.push_str(";clamped=");
+        d.push_str(c);
+    }
+    meta.target = Some(target.to_string());
+    meta.attempts = attempts;
+    meta.upstream_request_id = upstream_request_id;
+}
+
 /// `max_tokens=<asked>-><limit>` when the answering target's output limit is below what the
 /// request asked for (the body sent to it was clamped).
-pub fn clamp_note(plan: &Plan, target: &TargetRef, asked: Option<u64>) -> Option<String> {
+fn clamp_note(plan: &Plan, target: &TargetRef, asked: Option<u64>) -> Option<String> {
     let limit = plan
         .candidates
         .iter()

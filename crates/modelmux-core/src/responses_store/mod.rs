@@ -343,6 +343,13 @@ impl ResponseStore {
     }
 }
 
+/// The error a client gets when the response store cannot be reached (and the cache cannot
+/// answer); the cause is logged, not shown.
+pub fn unavailable(e: crate::records::StoreError) -> crate::error::GatewayError {
+    tracing::warn!("response store unavailable: {e}");
+    crate::error::GatewayError::Internal("The response store is unavailable; try again.".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! Ingress: a client's body, decoded once. `Inbound` keeps the raw bytes (for same-format
+//! Ingress: a client's body, decoded once, whatever its format (Chat Completions, Messages,
+//! and the Responses API in `responses`). `Inbound` keeps the raw bytes (for same-format
 //! passthrough, where only `model` changes), the format-neutral `Summary` that routing and
 //! limits need, the canonical request (built only when some candidate speaks another
 //! format), and the client headers that may be forwarded to a provider of the same format.
@@ -12,6 +13,8 @@ use modelmux_wire::openai::ChatBody;
 use modelmux_wire::{ChatRequest, WireFormat};
 
 use crate::error::GatewayError;
+
+mod responses;
 
 /// What routing needs to know about a request, whatever format it came in.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -128,10 +131,24 @@ impl Inbound {
     }
 }
 
-/// Decodes a client body of `format` (Chat Completions or Messages; Responses bodies are
-/// decoded by `http::responses`, which resolves `previous_response_id` from the store first)
-/// with the client headers that may be forwarded.
-pub fn decode(
+/// Decodes a client body of `format` for `caller`, with the client headers that may be
+/// forwarded. A Responses body resolves `previous_response_id` from the caller's stored
+/// responses (`responses::decode`).
+pub async fn decode(
+    state: &crate::state::AppState,
+    caller: &crate::auth::Caller,
+    format: WireFormat,
+    raw: Bytes,
+    headers: &HeaderMap,
+) -> Result<Inbound, GatewayError> {
+    if format == WireFormat::OpenAiResponses {
+        return responses::decode(&state.responses, &caller.tenant(), raw, headers).await;
+    }
+    decode_stateless(format, raw, headers)
+}
+
+/// Decodes a Chat Completions or Messages body (they need nothing stored).
+pub fn decode_stateless(
     format: WireFormat,
     raw: Bytes,
     headers: &HeaderMap,
