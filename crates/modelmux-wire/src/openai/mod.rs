@@ -8,6 +8,7 @@
 //! `stream_decode` / `stream_encode` for streams, and `error_map` for error kinds and statuses.
 
 pub mod chat;
+mod chat_check;
 pub mod error;
 pub mod error_map;
 mod messages_in;
