@@ -72,6 +72,12 @@ async fn decode(
     let mut previous = None;
     if let Some(prev) = obj.remove("previous_response_id") {
         rewritten = true;
+        if !prev.is_null() && !prev.is_string() {
+            return Err(invalid(
+                "Invalid type for 'previous_response_id': expected a string.",
+                Some("previous_response_id"),
+            ));
+        }
         if let Some(prev) = prev.as_str() {
             previous = Some(prev.to_owned());
             let stored = state.responses.get(prev).ok_or_else(|| {
