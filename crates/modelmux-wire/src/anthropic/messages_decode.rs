@@ -200,7 +200,10 @@ fn parse_source(
     document: bool,
 ) -> Result<Option<MediaSource>, TranslateError> {
     let spath = format!("{path}.source");
-    let mut s = object(b.remove("source").unwrap_or(Value::Null), &spath)?;
+    let mut s = match b.remove("source") {
+        None | Some(Value::Null) => return Err(err(&spath, "Field required")),
+        Some(s) => object(s, &spath)?,
+    };
     let kind = req_string(&mut s, "type", &spath)?;
     let source = match kind.as_str() {
         "base64" => MediaSource::Base64 {

@@ -827,7 +827,7 @@ fn word(path: &str, detail: &str) -> (String, Option<&'static str>) {
         let got = match got.split([' ', '`']).next().unwrap_or_default() {
             "string" => "a string",
             "integer" => "an integer",
-            "floating" => "a number",
+            "floating" => "a decimal number",
             "boolean" => "a boolean",
             "map" => "an object",
             "sequence" => "an array",

@@ -109,6 +109,17 @@ pub fn from_openai(body: &ChatBody) -> Result<ChatRequest, TranslateError> {
             "user" => req.user = Some(string(&v, key)?.to_owned()),
             "safety_identifier" => safety = Some(string(&v, key)?.to_owned()),
             "metadata" => req.metadata = Some(metadata_in(&v)?),
+            "stream_options" => {
+                // Not translated (each encoder asks for usage itself), but checked as on
+                // passthrough.
+                let o = v
+                    .as_object()
+                    .ok_or_else(|| invalid_type(key, "an object"))?;
+                if let Some(u) = o.get("include_usage").filter(|u| !u.is_null()) {
+                    boolean(u, "stream_options.include_usage")?;
+                }
+                req.extra.fields.push((key.to_owned(), raw.to_owned()));
+            }
             _ => req.extra.fields.push((key.to_owned(), raw.to_owned())),
         }
         if keep_too {
