@@ -8,7 +8,8 @@
 use indexmap::IndexMap;
 use serde_json::value::RawValue;
 
-use super::chat_check::{self, Str, StrOr};
+use super::chat_check;
+use super::chat_shapes::{Str, StrOr};
 
 /// A client mistake found while decoding a body: the message, the parameter at fault, and an
 /// OpenAI-style error code.

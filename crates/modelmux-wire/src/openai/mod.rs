@@ -9,6 +9,7 @@
 
 pub mod chat;
 mod chat_check;
+mod chat_shapes;
 pub mod error;
 pub mod error_map;
 mod messages_in;
