@@ -12,6 +12,7 @@
 
 mod error;
 mod mapping;
+mod messages_decode;
 mod request_decode;
 mod request_encode;
 mod response;

@@ -4,10 +4,12 @@
 //! read by `response` (`response_from_bedrock`); a streamed answer arrives as
 //! `application/vnd.amazon.eventstream` frames, cut and checked in `frames` and turned into
 //! canonical events by `stream` (`BedrockStreamDecoder`); failures, in the HTTP answer or as
-//! exception frames inside a 200, are classified in `error`.
+//! exception frames inside a 200, are classified in `error`. `media` builds the image, document
+//! and audio blocks of a request.
 
 pub mod error;
 pub mod frames;
+mod media;
 pub mod path;
 pub mod request;
 pub mod response;

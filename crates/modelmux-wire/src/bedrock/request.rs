@@ -15,7 +15,8 @@
 //! - Images travel as base64 `image{format, source{bytes}}`. Bedrock cannot fetch URLs, and a
 //!   pure translator must not: an http(s) image becomes the text block `[image: <url>]` so the
 //!   model knows something was there (pitfall 22); the gateway may fetch and inline it before
-//!   translating. Documents become `document{format, name, source{bytes|text}}`.
+//!   translating. Documents become `document{format, name, source{bytes|text}}`. These media
+//!   blocks are built in `media`.
 //! - Thinking with a signature → `reasoningContent{reasoningText{text, signature}}`, redacted
 //!   thinking → `reasoningContent{redactedContent}`, both byte-exact (pitfall 13). Thinking
 //!   without a signature came from another provider and cannot be replayed: it is dropped.
@@ -43,8 +44,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::canonical::{ChatRequest, MediaSource, Message, Part, Reasoning, ResponseFormat};
+use crate::canonical::{ChatRequest, Message, Part, Reasoning, ResponseFormat};
 use crate::canonical::{Role, Tool, ToolChoice};
+
+use super::media::{audio_block, document_block, image_block};
 
 /// The placeholder tool sent when the history has tool blocks but the request has no tools.
 const PLACEHOLDER_TOOL: &str = "modelmux_no_tools";
@@ -410,112 +413,6 @@ fn result_content(parts: &[Part]) -> Vec<Value> {
         }
     }
     out
-}
-
-fn image_block(source: &MediaSource) -> Value {
-    let inline = match source {
-        MediaSource::Url(url) => MediaSource::from_data_uri(url),
-        other => Some(other.clone()),
-    };
-    match inline {
-        Some(MediaSource::Base64 { media_type, data }) => match image_format(&media_type) {
-            Some(format) => json!({"image": {"format": format, "source": {"bytes": data}}}),
-            None => json!({ "text": format!("[image: unsupported type {media_type}]") }),
-        },
-        _ => match source {
-            MediaSource::Url(url) => json!({ "text": format!("[image: {url}]") }),
-            MediaSource::Text(text) => json!({ "text": text }),
-            MediaSource::Base64 { media_type, .. } => {
-                json!({ "text": format!("[image: unsupported type {media_type}]") })
-            }
-        },
-    }
-}
-
-fn image_format(media_type: &str) -> Option<&'static str> {
-    match media_type.to_ascii_lowercase().as_str() {
-        "image/png" => Some("png"),
-        "image/jpeg" | "image/jpg" => Some("jpeg"),
-        "image/gif" => Some("gif"),
-        "image/webp" => Some("webp"),
-        _ => None,
-    }
-}
-
-fn document_block(source: &MediaSource, title: Option<&str>) -> Value {
-    let name = document_name(title);
-    let inline = match source {
-        MediaSource::Url(url) => MediaSource::from_data_uri(url),
-        other => Some(other.clone()),
-    };
-    match inline {
-        Some(MediaSource::Text(text)) => {
-            json!({"document": {"format": "txt", "name": name, "source": {"text": text}}})
-        }
-        Some(MediaSource::Base64 { media_type, data }) => match document_format(&media_type) {
-            Some(format) => {
-                json!({"document": {"format": format, "name": name, "source": {"bytes": data}}})
-            }
-            None => json!({ "text": format!("[document {name}: unsupported type {media_type}]") }),
-        },
-        _ => json!({ "text": format!("[document: {}]", source.to_url()) }),
-    }
-}
-
-fn document_format(media_type: &str) -> Option<&'static str> {
-    let mt = media_type.to_ascii_lowercase();
-    let mt = mt.split(';').next().unwrap_or_default().trim();
-    Some(match mt {
-        "application/pdf" => "pdf",
-        "text/csv" => "csv",
-        "application/msword" => "doc",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document" => "docx",
-        "application/vnd.ms-excel" => "xls",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
-        "text/html" => "html",
-        "text/plain" => "txt",
-        "text/markdown" => "md",
-        _ => return None,
-    })
-}
-
-/// Bedrock document names allow letters, digits, single spaces, hyphens, parentheses and
-/// square brackets, 1–200 characters.
-fn document_name(title: Option<&str>) -> String {
-    let mut name = String::new();
-    for c in title.unwrap_or_default().chars() {
-        let c = if c.is_alphanumeric() || matches!(c, '-' | '(' | ')' | '[' | ']') {
-            c
-        } else {
-            ' '
-        };
-        if c == ' ' && (name.is_empty() || name.ends_with(' ')) {
-            continue;
-        }
-        name.push(c);
-        if name.chars().count() >= 200 {
-            break;
-        }
-    }
-    let name = name.trim_end().to_owned();
-    if name.is_empty() {
-        "document".to_owned()
-    } else {
-        name
-    }
-}
-
-fn audio_block(format: &str, data: &str) -> Value {
-    const FORMATS: &[&str] = &[
-        "mp3", "opus", "wav", "aac", "flac", "mp4", "ogg", "mkv", "mka", "x-aac", "m4a", "mpeg",
-        "mpga", "pcm", "webm",
-    ];
-    let f = format.to_ascii_lowercase();
-    if FORMATS.contains(&f.as_str()) {
-        json!({"audio": {"format": f, "source": {"bytes": data}}})
-    } else {
-        json!({ "text": format!("[audio: unsupported format {format}]") })
-    }
 }
 
 fn tool_spec(t: &Tool) -> Value {

@@ -1,16 +1,15 @@
 //! Chat Completions request bodies. The body is kept as an ordered map of raw JSON values so
 //! that every field the gateway does not know reaches the provider unchanged, in its original
 //! order and spelling; only the fields the gateway acts on (`model`, `stream`,
-//! `stream_options`, token limits) are read or rewritten. `ChatBody::summary` validates what
-//! the gateway depends on and returns the errors a client should see, with the offending
-//! parameter named.
-
-use std::borrow::Cow;
+//! `stream_options`, token limits) are read or rewritten. `ChatBody::summary` validates every
+//! field the gateway reads or translates (the checks live in `chat_check`) and returns the
+//! errors a client should see, with the offending parameter named by its path.
 
 use indexmap::IndexMap;
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
+
+use super::chat_check;
+use super::chat_shapes::{Str, StrOr};
 
 /// A client mistake found while decoding a body: the message, the parameter at fault, and an
 /// OpenAI-style error code.
@@ -23,7 +22,7 @@ pub struct DecodeError {
 }
 
 impl DecodeError {
-    fn invalid(param: &str, message: impl Into<String>) -> Self {
+    pub(super) fn invalid(param: &str, message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             param: Some(param.to_owned()),
@@ -31,7 +30,7 @@ impl DecodeError {
         }
     }
 
-    fn missing(param: &str) -> Self {
+    pub(super) fn missing(param: &str) -> Self {
         Self {
             message: format!("Missing required parameter: '{param}'."),
             param: Some(param.to_owned()),
@@ -84,48 +83,6 @@ impl ChatSummary {
         }
         .tokens()
     }
-}
-
-#[derive(Deserialize)]
-struct MessageLite<'a> {
-    #[serde(borrow)]
-    role: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    content: Option<ContentLite<'a>>,
-    #[serde(default, borrow)]
-    tool_call_id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    tool_calls: Option<IgnoredAny>,
-    #[serde(default)]
-    function_call: Option<IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ContentLite<'a> {
-    Text(#[serde(borrow)] Cow<'a, str>),
-    Parts(#[serde(borrow)] Vec<PartLite<'a>>),
-    Null(()),
-}
-
-#[derive(Deserialize)]
-struct PartLite<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct TypeLite {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct StreamOptionsLite {
-    #[serde(default)]
-    include_usage: Option<bool>,
 }
 
 impl ChatBody {
@@ -234,175 +191,68 @@ impl ChatBody {
         out
     }
 
-    fn typed<'a, T: Deserialize<'a>>(
-        &'a self,
-        key: &str,
-        what: &str,
-    ) -> Result<Option<T>, DecodeError> {
-        match self.fields.get(key) {
-            None => Ok(None),
-            Some(v) if v.get() == "null" => Ok(None),
-            Some(v) => serde_json::from_str(v.get()).map(Some).map_err(|_| {
-                DecodeError::invalid(key, format!("Invalid type for '{key}': expected {what}."))
-            }),
-        }
-    }
-
-    /// Validates the fields the gateway relies on and summarises the request.
+    /// Validates every field the gateway reads or translates (see `chat_check`) and
+    /// summarises the request.
     pub fn summary(&self) -> Result<ChatSummary, DecodeError> {
-        let model: Cow<'_, str> = self
-            .typed("model", "a string")?
-            .ok_or_else(|| DecodeError::missing("model"))?;
+        let f = chat_check::read(self.fields())?;
+        let model = f.model.ok_or_else(|| DecodeError::missing("model"))?;
         if model.trim().is_empty() {
             return Err(DecodeError::invalid("model", "'model' must not be empty."));
         }
-        let stream: bool = self.typed("stream", "a boolean")?.unwrap_or(false);
-        let include_usage = self
-            .typed::<StreamOptionsLite>("stream_options", "an object")?
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false);
-        let max_output_tokens =
-            match self.typed::<u64>("max_completion_tokens", "a positive integer")? {
-                Some(n) => Some(n),
-                None => self.typed::<u64>("max_tokens", "a positive integer")?,
-            };
-        if max_output_tokens == Some(0) {
-            return Err(DecodeError::invalid(
-                if self.fields.contains_key("max_completion_tokens") {
-                    "max_completion_tokens"
-                } else {
-                    "max_tokens"
-                },
-                "The token limit must be at least 1.",
-            ));
-        }
-        let tools: Option<Vec<IgnoredAny>> = self.typed("tools", "an array")?;
-        let raw_messages = self
-            .fields
-            .get("messages")
-            .ok_or_else(|| DecodeError::missing("messages"))?;
-        let messages: Vec<MessageLite<'_>> =
-            serde_json::from_str(raw_messages.get()).map_err(|e| {
-                DecodeError::invalid(
-                    "messages",
-                    format!("Invalid 'messages': {}", strip_position(&e)),
-                )
-            })?;
-        if messages.is_empty() {
-            return Err(DecodeError::invalid(
-                "messages",
-                "Invalid 'messages': empty array. Expected an array with minimum length 1.",
-            ));
-        }
+        let messages = f.messages.ok_or_else(|| DecodeError::missing("messages"))?;
         let mut text_chars = 0;
         let mut has_images = false;
         let mut last_user: Option<usize> = None;
         for (i, m) in messages.iter().enumerate() {
-            let role = m
-                .role
-                .as_deref()
-                .ok_or_else(|| DecodeError::missing(&format!("messages[{i}].role")))?;
-            match role {
-                "system" | "developer" | "user" | "assistant" | "tool" | "function" => {}
-                other => {
-                    return Err(DecodeError::invalid(
-                        &format!("messages[{i}].role"),
-                        format!(
-                            "Invalid value: '{other}'. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'."
-                        ),
-                    ));
-                }
-            }
-            if role == "user" {
+            if m.role.as_ref().is_some_and(|r| r.as_str() == "user") {
                 last_user = Some(i);
             }
-            if role == "tool" && m.tool_call_id.is_none() {
-                return Err(DecodeError::missing(&format!("messages[{i}].tool_call_id")));
-            }
-            let has_calls = m.tool_calls.is_some() || m.function_call.is_some();
             match &m.content {
-                Some(ContentLite::Text(t)) => text_chars += t.len(),
-                Some(ContentLite::Parts(parts)) => {
+                Some(StrOr::Str(t)) => text_chars += t.len(),
+                Some(StrOr::Other(parts)) => {
                     for p in parts {
-                        match p.kind.as_deref() {
-                            Some("image_url") | Some("input_image") => has_images = true,
-                            _ => {}
+                        if let Some("image_url" | "input_image" | "image") =
+                            p.kind.as_ref().map(Str::as_str)
+                        {
+                            has_images = true;
                         }
-                        text_chars += p.text.as_deref().map_or(0, str::len);
+                        text_chars += p.text.as_ref().map_or(0, |t| t.0.len());
                     }
                 }
-                // Only an assistant turn that calls tools may go without content.
-                Some(ContentLite::Null(())) | None if role == "assistant" && has_calls => {}
-                Some(ContentLite::Null(())) | None => {
-                    return Err(DecodeError::missing(&format!("messages[{i}].content")));
-                }
+                None => {}
             }
         }
         let last_user_text = last_user
             .and_then(|i| messages[i].content.as_ref())
             .map(|c| match c {
-                ContentLite::Text(t) => t.to_string(),
-                ContentLite::Parts(parts) => parts
+                StrOr::Str(t) => t.to_string(),
+                StrOr::Other(parts) => parts
                     .iter()
-                    .filter_map(|p| p.text.as_deref())
+                    .filter_map(|p| p.text.as_ref().map(Str::as_str))
                     .collect::<Vec<_>>()
                     .join("\n"),
-                ContentLite::Null(()) => String::new(),
-            })
-            .unwrap_or_default();
-        let tool_choice = match self.fields.get("tool_choice").map(|v| v.get()) {
-            None | Some("null") => None,
-            Some("\"auto\"") => Some("auto"),
-            Some("\"none\"") => Some("none"),
-            Some("\"required\"") => Some("required"),
-            Some(_) => Some("named"),
-        };
-        let output_format = self.fields.get("response_format").and_then(|v| {
-            let t: TypeLite = serde_json::from_str(v.get()).ok()?;
-            match t.kind.as_deref() {
-                Some("text") => Some("text"),
-                Some("json_object") => Some("json_object"),
-                Some("json_schema") => Some("json_schema"),
-                _ => None,
-            }
-        });
-        let reasoning = self
-            .typed::<Cow<'_, str>>("reasoning_effort", "a string")
-            .ok()
-            .flatten()
-            .is_some_and(|e| e != "none");
-        let metadata = self
-            .fields
-            .get("metadata")
-            .and_then(|v| {
-                serde_json::from_str::<indexmap::IndexMap<String, serde_json::Value>>(v.get()).ok()
-            })
-            .map(|m| {
-                m.into_iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k, s.to_owned())))
-                    .collect()
             })
             .unwrap_or_default();
         Ok(ChatSummary {
             model: model.into_owned(),
-            stream,
-            include_usage,
-            max_output_tokens,
+            stream: f.stream,
+            include_usage: f.include_usage,
+            max_output_tokens: f.max_output_tokens,
             message_count: messages.len(),
             text_chars,
-            has_tools: tools.is_some_and(|t| !t.is_empty()),
+            has_tools: f.has_tools,
             has_images,
-            tool_choice,
-            output_format,
-            reasoning,
+            tool_choice: f.tool_choice,
+            output_format: f.output_format,
+            reasoning: f.reasoning,
             last_user_text,
-            metadata,
+            metadata: f.metadata,
         })
     }
 }
 
 /// serde's messages end with "at line 1 column 123", which means nothing to a client.
-fn strip_position(e: &serde_json::Error) -> String {
+pub(super) fn strip_position(e: &serde_json::Error) -> String {
     let s = e.to_string();
     match s.find(" at line ") {
         Some(i) => s[..i].to_owned(),
@@ -456,7 +306,7 @@ mod tests {
         let s = summary(
             r#"{"model":"chat","stream":true,"stream_options":{"include_usage":true},"max_tokens":7,
             "tools":[{"type":"function","function":{"name":"f"}}],
-            "messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"abcd"},{"type":"image_url","image_url":{"url":"data:x"}}]},
+            "messages":[{"role":"system","content":"Be brief."},{"role":"user","content":[{"type":"text","text":"abcd"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AAAA"}}]},
             {"role":"assistant","content":null,"tool_calls":[]},{"role":"tool","tool_call_id":"c","content":"r"}]}"#,
         )
         .unwrap();

@@ -176,10 +176,11 @@ impl State {
                 .ok_or_else(|| invalid_type(&fpath, "an object"))?;
             let fname =
                 opt_string(f, "name", &fpath)?.ok_or_else(|| missing(&format!("{fpath}.name")))?;
+            let arguments = arguments_in(f.get("arguments"), &format!("{fpath}.arguments"))?;
             parts.push(Part::ToolCall {
                 id: format!("call_{i}_{fname}"),
                 name: fname,
-                arguments: arguments_in(f.get("arguments")),
+                arguments,
                 signature: None,
             });
         }
@@ -286,7 +287,7 @@ impl State {
             "tool_use" => Part::ToolCall {
                 id: req("id")?,
                 name: req("name")?,
-                arguments: arguments_in(obj.get("input")),
+                arguments: input_in(obj.get("input")),
                 signature: None,
             },
             "tool_result" => {
@@ -379,13 +380,22 @@ fn tool_call_in(c: &Value, path: &str) -> Result<Part, TranslateError> {
     Ok(Part::ToolCall {
         id,
         name,
-        arguments: arguments_in(f.get("arguments")),
+        arguments: arguments_in(f.get("arguments"), &format!("{fpath}.arguments"))?,
         signature: None,
     })
 }
 
-/// Arguments as JSON text: a string as given (possibly empty), anything else serialised.
-fn arguments_in(v: Option<&Value>) -> String {
+/// A call's `arguments`: JSON text in a string, as given (possibly empty); absent is empty.
+fn arguments_in(v: Option<&Value>, path: &str) -> Result<String, TranslateError> {
+    match v {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(invalid_type(path, "a string")),
+    }
+}
+
+/// An Anthropic-style `tool_use` block's `input` (an object) as JSON text.
+fn input_in(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s.clone(),

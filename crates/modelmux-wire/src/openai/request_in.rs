@@ -108,11 +108,17 @@ pub fn from_openai(body: &ChatBody) -> Result<ChatRequest, TranslateError> {
             "stream" => req.stream = boolean(&v, key)?,
             "user" => req.user = Some(string(&v, key)?.to_owned()),
             "safety_identifier" => safety = Some(string(&v, key)?.to_owned()),
-            "metadata" => {
-                let m = v
+            "metadata" => req.metadata = Some(metadata_in(&v)?),
+            "stream_options" => {
+                // Not translated (each encoder asks for usage itself), but checked as on
+                // passthrough.
+                let o = v
                     .as_object()
                     .ok_or_else(|| invalid_type(key, "an object"))?;
-                req.metadata = Some(m.clone());
+                if let Some(u) = o.get("include_usage").filter(|u| !u.is_null()) {
+                    boolean(u, "stream_options.include_usage")?;
+                }
+                req.extra.fields.push((key.to_owned(), raw.to_owned()));
             }
             _ => req.extra.fields.push((key.to_owned(), raw.to_owned())),
         }
@@ -143,11 +149,11 @@ fn tools_in(v: &Value, tools: &mut Vec<Tool>) -> Result<Vec<Value>, TranslateErr
         let obj = t
             .as_object()
             .ok_or_else(|| invalid_type(&path, "an object"))?;
-        match obj
-            .get("type")
-            .and_then(Value::as_str)
-            .unwrap_or("function")
-        {
+        let kind = match obj.get("type") {
+            None | Some(Value::Null) => "function",
+            Some(t) => string(t, &format!("{path}.type"))?,
+        };
+        match kind {
             "function" => {
                 let f = obj
                     .get("function")
@@ -221,12 +227,15 @@ fn tool_choice_in(v: &Value) -> Result<Option<ToolChoice>, TranslateError> {
             )),
         },
         Value::Object(o) if o.get("type").and_then(Value::as_str) == Some("function") => {
-            let name = o
-                .get("function")
-                .and_then(|f| f.get("name"))
-                .and_then(Value::as_str)
+            let f = match o.get("function") {
+                None | Some(Value::Null) => return Err(missing("tool_choice.function.name")),
+                Some(f) => f
+                    .as_object()
+                    .ok_or_else(|| invalid_type("tool_choice.function", "an object"))?,
+            };
+            let name = opt_string(f, "name", "tool_choice.function")?
                 .ok_or_else(|| missing("tool_choice.function.name"))?;
-            Ok(Some(ToolChoice::Named(name.to_owned())))
+            Ok(Some(ToolChoice::Named(name)))
         }
         Value::Object(_) => Ok(None),
         _ => Err(invalid_type("tool_choice", "a string or an object")),
@@ -237,8 +246,8 @@ fn legacy_function_call(v: &Value) -> Result<ToolChoice, TranslateError> {
     match v {
         Value::String(s) if s == "auto" => Ok(ToolChoice::Auto),
         Value::String(s) if s == "none" => Ok(ToolChoice::None),
-        Value::Object(o) => match o.get("name").and_then(Value::as_str) {
-            Some(name) => Ok(ToolChoice::Named(name.to_owned())),
+        Value::Object(o) => match opt_string(o, "name", "function_call")? {
+            Some(name) => Ok(ToolChoice::Named(name)),
             None => Err(missing("function_call.name")),
         },
         _ => Err(TranslateError::at(
@@ -256,19 +265,27 @@ fn response_format_in(v: &Value) -> Result<ResponseFormat, TranslateError> {
         Some("text") => Ok(ResponseFormat::Text),
         Some("json_object") => Ok(ResponseFormat::JsonObject),
         Some("json_schema") => {
-            let js = obj
-                .get("json_schema")
-                .and_then(Value::as_object)
-                .ok_or_else(|| missing("response_format.json_schema"))?;
-            let name = js.get("name").and_then(Value::as_str).unwrap_or("response");
+            const PATH: &str = "response_format.json_schema";
+            let js = match obj.get("json_schema") {
+                None | Some(Value::Null) => return Err(missing(PATH)),
+                Some(js) => js
+                    .as_object()
+                    .ok_or_else(|| invalid_type(PATH, "an object"))?,
+            };
+            let schema = match js.get("schema") {
+                None | Some(Value::Null) => json!({}),
+                Some(s @ Value::Object(_)) => s.clone(),
+                Some(_) => return Err(invalid_type(&format!("{PATH}.schema"), "an object")),
+            };
+            let strict = match js.get("strict") {
+                None | Some(Value::Null) => None,
+                Some(s) => Some(boolean(s, &format!("{PATH}.strict"))?),
+            };
             Ok(ResponseFormat::JsonSchema {
-                name: name.to_owned(),
-                description: js
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned),
-                schema: js.get("schema").cloned().unwrap_or_else(|| json!({})),
-                strict: js.get("strict").and_then(Value::as_bool),
+                name: opt_string(js, "name", PATH)?.unwrap_or_else(|| "response".to_owned()),
+                description: opt_string(js, "description", PATH)?,
+                schema,
+                strict,
             })
         }
         Some(other) => Err(TranslateError::at(
@@ -279,6 +296,17 @@ fn response_format_in(v: &Value) -> Result<ResponseFormat, TranslateError> {
         )),
         None => Err(missing("response_format.type")),
     }
+}
+
+/// `metadata`: an object of strings.
+fn metadata_in(v: &Value) -> Result<Map<String, Value>, TranslateError> {
+    let m = v
+        .as_object()
+        .ok_or_else(|| invalid_type("metadata", "an object of strings"))?;
+    if let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string()) {
+        return Err(invalid_type(&format!("metadata.{k}"), "a string"));
+    }
+    Ok(m.clone())
 }
 
 fn stop_in(v: &Value) -> Result<Vec<String>, TranslateError> {

@@ -149,7 +149,19 @@ fn content_part(p: &Value, path: &str) -> Result<Option<Part>, TranslateError> {
     let obj = p
         .as_object()
         .ok_or_else(|| invalid_type(path, "an object"))?;
-    let ty = obj.get("type").and_then(Value::as_str).unwrap_or_default();
+    let ty = match obj.get("type") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(t)) => t.as_str(),
+        Some(_) => return Err(invalid_type(&format!("{path}.type"), "a string")),
+    };
+    // Optional string members: a wrong type is an error, an empty string counts as absent.
+    let str_of = |key: &str| -> Result<Option<&str>, TranslateError> {
+        match obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str()).filter(|s| !s.is_empty())),
+            Some(_) => Err(invalid_type(&format!("{path}.{key}"), "a string")),
+        }
+    };
     let text = |key: &str| -> Result<String, TranslateError> {
         match obj.get(key) {
             Some(Value::String(s)) => Ok(s.clone()),
@@ -166,7 +178,7 @@ fn content_part(p: &Value, path: &str) -> Result<Option<Part>, TranslateError> {
             _ => true,
         })),
         "input_image" => {
-            let source = match (str_of(obj, "image_url"), str_of(obj, "file_id")) {
+            let source = match (str_of("image_url")?, str_of("file_id")?) {
                 (Some(url), _) => MediaSource::from_data_uri(url)
                     .unwrap_or_else(|| MediaSource::Url(url.to_owned())),
                 (None, Some(id)) => MediaSource::Url(id.to_owned()),
@@ -174,18 +186,19 @@ fn content_part(p: &Value, path: &str) -> Result<Option<Part>, TranslateError> {
             };
             Ok(Some(Part::Image {
                 source,
-                detail: str_of(obj, "detail").map(str::to_owned),
+                detail: str_of("detail")?.map(str::to_owned),
                 cache_control: None,
             }))
         }
         "input_file" => {
-            let filename = str_of(obj, "filename");
-            let source = if let Some(data) = str_of(obj, "file_data") {
+            let filename = str_of("filename")?;
+            let (file_url, file_id) = (str_of("file_url")?, str_of("file_id")?);
+            let source = if let Some(data) = str_of("file_data")? {
                 MediaSource::from_data_uri(data).unwrap_or_else(|| MediaSource::Base64 {
                     media_type: media_type_for(filename).to_owned(),
                     data: data.to_owned(),
                 })
-            } else if let Some(url) = str_of(obj, "file_url").or_else(|| str_of(obj, "file_id")) {
+            } else if let Some(url) = file_url.or(file_id) {
                 MediaSource::Url(url.to_owned())
             } else {
                 return Err(missing(&format!("{path}.file_data")));
@@ -267,8 +280,7 @@ fn call_part(obj: &Map<String, Value>, ty: &str, path: &str) -> Result<Part, Tra
         _ => match obj.get("arguments") {
             Some(Value::String(s)) => s.clone(),
             None | Some(Value::Null) => String::new(),
-            // Lenient: an object where a JSON string belongs.
-            Some(other) => other.to_string(),
+            Some(_) => return Err(invalid_type(&format!("{path}.arguments"), "a string")),
         },
     };
     Ok(Part::ToolCall {

@@ -128,8 +128,18 @@ pub fn from_responses(body: &[u8]) -> Result<ChatRequest, TranslateError> {
             "metadata" => {
                 let m = v
                     .as_object()
-                    .ok_or_else(|| invalid_type(&key, "an object"))?;
+                    .ok_or_else(|| invalid_type(&key, "an object of strings"))?;
+                if let Some((k, _)) = m.iter().find(|(_, v)| !v.is_string()) {
+                    return Err(invalid_type(&format!("metadata.{k}"), "a string"));
+                }
                 req.metadata = Some(m.clone());
+            }
+            // Read by the gateway (its own store), kept for a Responses target.
+            "store" => {
+                boolean(&v, &key)?;
+            }
+            "previous_response_id" => {
+                string(&v, &key)?;
             }
             _ => {}
         }
@@ -198,7 +208,11 @@ fn tools_in(v: &Value) -> Result<Vec<Tool>, TranslateError> {
         let obj = t
             .as_object()
             .ok_or_else(|| invalid_type(&path, "an object"))?;
-        match obj.get("type").and_then(Value::as_str) {
+        let kind = match obj.get("type") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(string(t, &format!("{path}.type"))?),
+        };
+        match kind {
             Some("function") => tools.push(function_in(obj, &path, None)?),
             Some("custom") => tools.push(custom_in(obj, &path, None)?),
             Some("namespace") => {
@@ -212,7 +226,11 @@ fn tools_in(v: &Value) -> Result<Vec<Tool>, TranslateError> {
                     let p = format!("{path}.tools[{j}]");
                     let o = n.as_object().ok_or_else(|| invalid_type(&p, "an object"))?;
                     let scope = Some((ns.as_str(), ns_desc));
-                    match o.get("type").and_then(Value::as_str).unwrap_or("function") {
+                    let kind = match o.get("type") {
+                        None | Some(Value::Null) => "function",
+                        Some(t) => string(t, &format!("{p}.type"))?,
+                    };
+                    match kind {
                         "function" => tools.push(function_in(o, &p, scope)?),
                         "custom" => tools.push(custom_in(o, &p, scope)?),
                         other => {
@@ -334,21 +352,27 @@ fn tool_choice_in(v: &Value) -> Result<Option<ToolChoice>, TranslateError> {
                 ),
             )),
         },
-        Value::Object(o) => match o.get("type").and_then(Value::as_str) {
-            Some("function" | "custom") => {
-                let name = o
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| missing("tool_choice.name"))?;
-                Ok(Some(ToolChoice::Named(
-                    match o.get("namespace").and_then(Value::as_str) {
-                        Some(ns) => flatten(ns, name),
-                        None => name.to_owned(),
-                    },
-                )))
+        Value::Object(o) => {
+            let kind = match o.get("type") {
+                None | Some(Value::Null) => return Err(missing("tool_choice.type")),
+                Some(t) => string(t, "tool_choice.type")?,
+            };
+            if !matches!(kind, "function" | "custom") {
+                return Ok(None);
             }
-            _ => Ok(None),
-        },
+            let name = match o.get("name") {
+                None | Some(Value::Null) => return Err(missing("tool_choice.name")),
+                Some(n) => string(n, "tool_choice.name")?,
+            };
+            let namespace = match o.get("namespace") {
+                None | Some(Value::Null) => None,
+                Some(ns) => Some(string(ns, "tool_choice.namespace")?),
+            };
+            Ok(Some(ToolChoice::Named(match namespace {
+                Some(ns) => flatten(ns, name),
+                None => name.to_owned(),
+            })))
+        }
         _ => Err(invalid_type("tool_choice", "a string or an object")),
     }
 }
@@ -370,25 +394,36 @@ fn format_in(v: &Value) -> Result<ResponseFormat, TranslateError> {
     let obj = v
         .as_object()
         .ok_or_else(|| invalid_type("text.format", "an object"))?;
-    match obj.get("type").and_then(Value::as_str) {
+    let kind = match obj.get("type") {
+        None | Some(Value::Null) => None,
+        Some(t) => Some(string(t, "text.format.type")?),
+    };
+    match kind {
         Some("text") => Ok(ResponseFormat::Text),
         Some("json_object") => Ok(ResponseFormat::JsonObject),
-        Some("json_schema") => Ok(ResponseFormat::JsonSchema {
-            name: obj
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("response")
-                .to_owned(),
-            description: obj
-                .get("description")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            schema: obj
-                .get("schema")
-                .cloned()
-                .ok_or_else(|| missing("text.format.schema"))?,
-            strict: obj.get("strict").and_then(Value::as_bool),
-        }),
+        Some("json_schema") => {
+            let opt = |key: &str| -> Result<Option<&str>, TranslateError> {
+                match obj.get(key) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(v) => string(v, &format!("text.format.{key}")).map(Some),
+                }
+            };
+            let schema = match obj.get("schema") {
+                None | Some(Value::Null) => return Err(missing("text.format.schema")),
+                Some(s @ Value::Object(_)) => s.clone(),
+                Some(_) => return Err(invalid_type("text.format.schema", "an object")),
+            };
+            let strict = match obj.get("strict") {
+                None | Some(Value::Null) => None,
+                Some(s) => Some(boolean(s, "text.format.strict")?),
+            };
+            Ok(ResponseFormat::JsonSchema {
+                name: opt("name")?.unwrap_or("response").to_owned(),
+                description: opt("description")?.map(str::to_owned),
+                schema,
+                strict,
+            })
+        }
         Some(other) => Err(TranslateError::at(
             "text.format.type",
             format!(
