@@ -11,7 +11,7 @@ use modelmux_core::config::ConfigSource;
 use modelmux_core::health::Health;
 use modelmux_core::ingress::Inbound;
 use modelmux_core::intent::RuleClassifier;
-use modelmux_core::{Config, routing};
+use modelmux_core::{Config, policy, routing};
 use modelmux_wire::WireFormat;
 
 fn config() -> Config {
@@ -49,12 +49,14 @@ const BODY: &str = r#"{"model":"support","messages":[{"role":"system","content":
 
 fn bench(c: &mut Criterion) {
     let config = config();
+    let rules = policy::Compiled::new(&config).unwrap();
     let health = Health::new(config.health);
     let classifier = RuleClassifier::new(config.intents.clone());
     let headers = HeaderMap::new();
     let inbound = Inbound::openai_chat(bytes::Bytes::from_static(BODY.as_bytes())).unwrap();
     let (plan, decision) = routing::decide(
         &config,
+        &rules,
         &health,
         &classifier,
         &inbound.summary,
@@ -65,11 +67,12 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     assert_eq!(decision.rule.as_deref(), Some("billing-faq"));
     assert_eq!(plan.candidates.len(), 10);
-    percentiles(&config, &health, &classifier, &inbound, &headers);
+    percentiles(&config, &rules, &health, &classifier, &inbound, &headers);
     c.bench_function("decision: 20 rules, 10 targets", |b| {
         b.iter(|| {
             routing::decide(
                 &config,
+                &rules,
                 &health,
                 &classifier,
                 &inbound.summary,
@@ -87,6 +90,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let (_, d) = routing::decide(
                 &config,
+                &rules,
                 &health,
                 &classifier,
                 &inbound.summary,
@@ -105,6 +109,7 @@ fn bench(c: &mut Criterion) {
 #[allow(clippy::print_stdout, reason = "benchmark output")]
 fn percentiles(
     config: &Config,
+    rules: &policy::Compiled,
     health: &Health,
     classifier: &RuleClassifier,
     inbound: &Inbound,
@@ -115,6 +120,7 @@ fn percentiles(
         let t = std::time::Instant::now();
         let (_, d) = routing::decide(
             config,
+            rules,
             health,
             classifier,
             &inbound.summary,

@@ -24,6 +24,7 @@ use crate::health::Health;
 use crate::ids::{ModelId, ProviderId, TargetRef};
 use crate::ingress::Summary;
 use crate::intent::{IntentClassifier, RuleClassifier};
+use crate::policy::{Compiled, CompiledRule};
 
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -51,17 +52,17 @@ fn cel_env() -> Arc<cel::Env> {
 
 /// The first rule whose expression holds over `f`, and notes on rules that failed to run.
 pub fn match_rule<'a>(
-    config: &'a Config,
+    rules: &'a Compiled,
     f: &Features,
     notes: &mut Vec<String>,
-) -> Option<&'a crate::config::Rule> {
-    if config.rules.is_empty() {
+) -> Option<&'a CompiledRule> {
+    if rules.is_empty() {
         return None;
     }
     // The interpreter's context is built only if a rule needs it.
     let mut ctx = None;
-    for rule in &config.rules {
-        if let Some(holds) = rule.native.as_deref().and_then(|n| n.eval_bool(f)) {
+    for rule in rules.rules() {
+        if let Some(holds) = rule.native.as_ref().and_then(|n| n.eval_bool(f)) {
             if holds {
                 return Some(rule);
             }
@@ -83,8 +84,13 @@ pub fn match_rule<'a>(
 }
 
 /// The full routing decision for a request.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each input is its own owner's (config, compiled rules, health, classifier, request)"
+)]
 pub fn decide(
     config: &Config,
+    rules: &Compiled,
     health: &Health,
     classifier: &RuleClassifier,
     summary: &Summary,
@@ -115,7 +121,7 @@ pub fn decide(
         }
     }
     if chosen_by.is_none()
-        && let Some(r) = match_rule(config, &features, &mut notes)
+        && let Some(r) = match_rule(rules, &features, &mut notes)
     {
         model = r.route.as_str();
         rule = Some(r.name.clone());

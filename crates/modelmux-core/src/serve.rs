@@ -1,7 +1,8 @@
 //! Running the gateway: `serve` takes a bound listener, a config and a shutdown future,
 //! sets `TCP_NODELAY` on accepted sockets, and on shutdown stops accepting, reports not
-//! ready, and drains in-flight requests (streams included) before returning. `spawn` runs
-//! it in the background for tests and the demo.
+//! ready, and drains in-flight requests (streams included), then the background tasks
+//! (`Tasks::shutdown`, within `server.shutdown_grace`) and the record writer before
+//! returning. `spawn` runs it in the background for tests and the demo.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,34 +16,71 @@ use crate::config::Config;
 use crate::http::app;
 use crate::records::RecordWriter;
 use crate::state::AppState;
+use crate::tasks::Tasks;
 
-/// Serves `config` on `listener` until `shutdown` resolves, then drains in-flight requests
-/// and the record writer.
+/// Serves `config` on `listener` until `shutdown` resolves, then drains in-flight requests,
+/// the background tasks (within `server.shutdown_grace`) and the record writer.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (state, writer) = build(config).await?;
-    let result = serve_state(listener, state, shutdown).await;
-    writer.shutdown().await;
+    let built = build(config).await?;
+    let result = serve_state(listener, built.state.clone(), shutdown).await;
+    built.stop().await;
     result
 }
 
-/// Opens the record store, starts its writer, and builds the state over it.
-async fn build(config: Config) -> std::io::Result<(AppState, RecordWriter)> {
-    let store = crate::records::open(&config.store).await.map_err(|e| {
-        std::io::Error::other(format!(
-            "cannot open the record store ({}): {e}",
-            config.store.kind.name()
-        ))
-    })?;
-    let keys = crate::keys::Keys::new(&config.keys)
+/// A gateway's parts, built before it serves.
+struct Built {
+    state: AppState,
+    writer: RecordWriter,
+    tasks: Tasks,
+}
+
+/// Opens the record store, starts its writer, and builds the state over it, every
+/// background task on one `Tasks`.
+async fn build(config: Config) -> std::io::Result<Built> {
+    let tasks = Tasks::new();
+    let store = crate::records::open(&config.store, &tasks)
+        .await
+        .map_err(|e| {
+            std::io::Error::other(format!(
+                "cannot open the record store ({}): {e}",
+                config.store.kind.name()
+            ))
+        })?;
+    let keys = crate::keys::Keys::new(&config.keys, &tasks)
         .await
         .map_err(|e| std::io::Error::other(format!("cannot open the key store: {e}")))?;
-    let (writer, sink) = RecordWriter::start(store, &config.store);
-    let state = AppState::new(config, sink, keys).map_err(std::io::Error::other)?;
-    Ok((state, writer))
+    let (writer, sink) = RecordWriter::start(store, &config.store, &tasks);
+    let grace = config.server.shutdown_grace;
+    let state = match AppState::new(config, sink, keys, tasks.clone()) {
+        Ok(s) => s,
+        Err(e) => {
+            // Nothing was served; the writer and the loops started so far stop at once.
+            tasks.shutdown(grace).await;
+            return Err(std::io::Error::other(e));
+        }
+    };
+    Ok(Built {
+        state,
+        writer,
+        tasks,
+    })
+}
+
+impl Built {
+    /// After the requests drained: background work within the grace (loops cancelled,
+    /// finite work such as settlements awaited), then the record writer, which writes what
+    /// is queued.
+    async fn stop(self) {
+        let grace = self.state.config.server.shutdown_grace;
+        let left = self.tasks.shutdown(grace).await;
+        if left.last == 0 {
+            self.writer.shutdown().await;
+        }
+    }
 }
 
 async fn serve_state(
@@ -69,6 +107,7 @@ async fn serve_state(
 pub struct RunningGateway {
     pub addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    tasks: Tasks,
     pub task: JoinHandle<std::io::Result<()>>,
 }
 
@@ -77,7 +116,13 @@ impl RunningGateway {
         format!("http://{}", self.addr)
     }
 
-    /// Starts the graceful shutdown and waits until in-flight requests are drained.
+    /// The gateway's background tasks (shutdown waits for them within the grace).
+    pub fn tasks(&self) -> &Tasks {
+        &self.tasks
+    }
+
+    /// Starts the graceful shutdown and waits until in-flight requests, background tasks
+    /// (within the grace) and the record writer are drained.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());
@@ -90,19 +135,21 @@ impl RunningGateway {
 pub async fn spawn(config: Config) -> std::io::Result<RunningGateway> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let (state, writer) = build(config).await?;
+    let built = build(config).await?;
+    let tasks = built.tasks.clone();
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let result = serve_state(listener, state, async move {
+    let task = crate::tasks::spawn_owned("gateway", async move {
+        let result = serve_state(listener, built.state.clone(), async move {
             let _ = rx.await;
         })
         .await;
-        writer.shutdown().await;
+        built.stop().await;
         result
     });
     Ok(RunningGateway {
         addr,
         stop: Some(tx),
+        tasks,
         task,
     })
 }

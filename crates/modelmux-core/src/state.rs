@@ -1,6 +1,6 @@
 //! Shared state of a running gateway: the validated config, the provider side, the
 //! per-target health (its circuits shared through Redis when `[keys] redis_url` is set), the
-//! intent classifier, and the readiness flag that `/readyz` reports and shutdown clears.
+//! intent classifier, the compiled policy rules, the background tasks, and the readiness flag that `/readyz` reports and shutdown clears.
 //! Cloned into every handler and task: one `Arc` (a request clones it several times, so one
 //! counter to bump rather than one per field).
 
@@ -29,6 +29,8 @@ pub struct Shared {
     pub upstreams: Upstreams,
     pub health: Arc<Health>,
     pub classifier: Arc<RuleClassifier>,
+    /// The config's policy rules, compiled (a bad expression refuses the start).
+    pub rules: crate::policy::Compiled,
     /// Each hedging route's allowance of hedges.
     pub hedges: Arc<crate::dispatch::HedgeBudgets>,
     pub responses: Arc<crate::responses_store::ResponseStore>,
@@ -36,6 +38,8 @@ pub struct Shared {
     pub records: crate::records::RecordSink,
     /// Virtual keys, budgets and rate limits.
     pub keys: Arc<crate::keys::Keys>,
+    /// Every background task (settlements, loops, the record writer); shutdown drains it.
+    pub tasks: crate::tasks::Tasks,
     ready: AtomicBool,
 }
 
@@ -44,7 +48,9 @@ impl AppState {
         config: Config,
         records: crate::records::RecordSink,
         keys: Arc<crate::keys::Keys>,
+        tasks: crate::tasks::Tasks,
     ) -> Result<Self, String> {
+        let rules = crate::policy::Compiled::new(&config).map_err(|e| e.to_string())?;
         let health = Arc::new(Health::new(config.health));
         if config.health.shared
             && let Some(url) = &config.keys.redis_url
@@ -59,7 +65,7 @@ impl AppState {
                 timeout: config.keys.redis_timeout,
                 sync_interval: config.health.sync_interval,
             };
-            crate::health::shared::start(&health, url.expose(), shared, targets)?;
+            crate::health::shared::start(&health, url.expose(), shared, targets, &tasks)?;
         }
         let upstreams = Upstreams::new(&config, health.clone())?;
         let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
@@ -73,10 +79,12 @@ impl AppState {
             upstreams,
             health,
             classifier,
+            rules,
             hedges,
             responses,
             records,
             keys,
+            tasks,
             ready: AtomicBool::new(true),
         })))
     }

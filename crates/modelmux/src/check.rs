@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use modelmux_core::Config;
+use modelmux_core::config::ConfigError;
 
 use crate::cli::CheckArgs;
 
@@ -11,22 +12,33 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
         Some(path) => match Config::from_file(path) {
             Ok(c) => c,
-            Err(e) => {
-                eprintln!("{}: {} error(s)", path.display(), e.0.len());
-                for issue in &e.0 {
-                    if issue.path.is_empty() {
-                        eprintln!("  error: {}", issue.message);
-                    } else {
-                        eprintln!("  error: {}: {}", issue.path, issue.message);
-                    }
-                }
-                return Ok(ExitCode::FAILURE);
-            }
+            Err(e) => return Ok(failed(&path.display().to_string(), &e)),
         },
         None => Config::embedded(&|k| std::env::var(k).ok()),
     };
+    // Rules are compiled as the gateway compiles them at start: a bad expression fails here.
+    if let Err(e) = modelmux_core::policy::Compiled::new(&config) {
+        let name = args
+            .config
+            .as_ref()
+            .map_or_else(|| "embedded config".to_owned(), |p| p.display().to_string());
+        return Ok(failed(&name, &e));
+    }
     print!("{}", render(&config));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints each issue with its path; exit 1.
+fn failed(name: &str, e: &ConfigError) -> ExitCode {
+    eprintln!("{name}: {} error(s)", e.0.len());
+    for issue in &e.0 {
+        if issue.path.is_empty() {
+            eprintln!("  error: {}", issue.message);
+        } else {
+            eprintln!("  error: {}: {}", issue.path, issue.message);
+        }
+    }
+    ExitCode::FAILURE
 }
 
 fn render(config: &Config) -> String {

@@ -28,7 +28,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("modelmux listening on http://{addr}");
     tracing::info!(%addr, "modelmux listening");
     let grace = config.server.shutdown_grace;
-    let sig = signals::install();
+    let tasks = modelmux_core::Tasks::new();
+    let sig = signals::install(&tasks);
+    let code = wait(listener, config, grace, sig).await;
+    tasks.shutdown(std::time::Duration::from_secs(1)).await;
+    code
+}
+
+/// Serves until the first signal, then drains; a second signal or the grace running out
+/// ends the drain early.
+async fn wait(
+    listener: TcpListener,
+    config: Config,
+    grace: std::time::Duration,
+    sig: tokio::sync::watch::Receiver<u32>,
+) -> anyhow::Result<ExitCode> {
     let first = signals::reached(sig.clone(), 1);
     let server = modelmux_core::serve(listener, config, first);
     tokio::pin!(server);

@@ -47,6 +47,7 @@ pub async fn answer(
     let budget = key.and_then(|k| state.keys.remaining_budget(k));
     let decided = routing::decide(
         &state.config,
+        &state.rules,
         &state.health,
         &state.classifier,
         &inbound.summary,
@@ -344,9 +345,9 @@ async fn stream_answer(
     let on_end: dstream::OnEnd = Box::new(move |outcome| {
         if admission.is_some() {
             // Settling may call Redis: it runs on its own, after the stream.
-            if let Ok(h) = tokio::runtime::Handle::try_current() {
-                h.spawn(settle(admission, outcome.usage, price));
-            }
+            store_state
+                .tasks
+                .spawn_if_running("settlement", settle(admission, outcome.usage, price));
         }
         if let (StreamEnd::Completed, Some(u)) = (&outcome.end, outcome.usage) {
             health.stream_done(&target, committed.elapsed(), u.output);

@@ -69,6 +69,7 @@ async fn explain_inner(
     };
     let (plan, decision) = routing::decide(
         cfg,
+        &state.rules,
         &state.health,
         &state.classifier,
         &inbound.summary,

@@ -8,13 +8,15 @@
 //! routes listed in `[store] capture` ([`StoreConfig::captures`]); the writer redacts them
 //! ([`redact`]) before they reach a disk.
 //!
-//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates),
-//! `let (writer, sink) = RecordWriter::start(store, &config.store);` inside the runtime, the
+//! Wiring, in order: `let store = records::open(&config.store, &tasks).await?;` at start
+//! (migrates), `let (writer, sink) = RecordWriter::start(store, &config.store, &tasks);`
+//! inside the runtime (both on the gateway's `Tasks`), the
 //! sink cloned into the state and one `sink.send(record)` per request once its answer (or
 //! stream) has ended, and `writer.shutdown().await` after the server has drained.
 
 mod columns;
-pub mod config;
+/// The `[store]` section, owned by `config` (`config::store`); kept here under its old path.
+pub use crate::config::store as config;
 pub mod memory;
 pub mod postgres;
 pub mod record;
@@ -27,6 +29,8 @@ pub mod writer;
 
 use std::sync::Arc;
 
+use crate::tasks::Tasks;
+
 pub use config::{StoreConfig, StoreKind};
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
@@ -37,8 +41,9 @@ pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError, StoreFuture};
 pub use writer::{RecordSink, RecordStats, RecordWriter};
 
-/// Opens the configured store and applies its migrations.
-pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the configured store and applies its migrations; a PostgreSQL store runs its
+/// connections' drivers on `tasks`.
+pub async fn open(config: &StoreConfig, tasks: &Tasks) -> Result<Arc<dyn Store>, StoreError> {
     let store: Arc<dyn Store> = match config.kind {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Sqlite => Arc::new(SqliteStore::open(&config.sqlite_path()).await?),
@@ -46,7 +51,7 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
             let url = config.url.as_ref().ok_or_else(|| {
                 StoreError::Config("kind = \"postgres\" needs url or DATABASE_URL".into())
             })?;
-            Arc::new(PostgresStore::new(url.expose(), config.schema.as_deref())?)
+            Arc::new(PostgresStore::new(url.expose(), config.schema.as_deref())?.with_tasks(tasks))
         }
     };
     store.migrate().await?;
