@@ -110,10 +110,15 @@ impl Tasks {
     /// runtime (it ends with the process). Tasks spawned later still run, untracked by this
     /// shutdown.
     pub async fn shutdown(&self, grace: Duration) -> Leftover {
+        self.shutdown_by(Instant::now() + grace, grace).await
+    }
+
+    /// `shutdown` with the loops and finite work given until `deadline` (the gateway counts
+    /// the grace from the shutdown signal), and the `spawn_last` tasks `last_grace` after.
+    pub async fn shutdown_by(&self, deadline: Instant, last_grace: Duration) -> Leftover {
         let mut left = Leftover::default();
         self.loops.cancel();
         self.work.close();
-        let deadline = Instant::now() + grace;
         if tokio::time::timeout_at(deadline, self.work.wait())
             .await
             .is_err()
@@ -121,17 +126,19 @@ impl Tasks {
             left.work = self.work.len();
             tracing::warn!(
                 tasks = left.work,
-                ?grace,
                 "shutdown grace ran out with background tasks still running"
             );
         }
         self.sinks.cancel();
         self.last.close();
-        if tokio::time::timeout(grace, self.last.wait()).await.is_err() {
+        if tokio::time::timeout(last_grace, self.last.wait())
+            .await
+            .is_err()
+        {
             left.last = self.last.len();
             tracing::warn!(
                 tasks = left.last,
-                ?grace,
+                grace = ?last_grace,
                 "shutdown grace ran out with the record writer still running"
             );
         }

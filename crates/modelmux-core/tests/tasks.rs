@@ -154,3 +154,42 @@ async fn loops_stop_at_shutdown() {
     assert!(tasks.is_empty(), "{} tasks left", tasks.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_request_past_the_grace_does_not_hang_shutdown() {
+    let slow = modelmux_sim::Behaviour {
+        latency_ms: 3_600_000,
+        ..modelmux_sim::Behaviour::default()
+    };
+    let sim = common::sim(&[("m", slow)]).await;
+    let gw = common::gateway(&format!(
+        "[server]\nshutdown_grace = \"2s\"\n{}\n[[routes]]\nname = \"r\"\ntargets = [\"s/m\"]\nnum_retries = 0\ntimeout = \"2h\"\ntotal_timeout = \"2h\"\nttft_timeout = \"2h\"\n",
+        common::providers(&[("s", &sim)])
+    ))
+    .await;
+    let url = format!("{}/v1/chat/completions", gw.url());
+    let pending = modelmux_core::tasks::spawn_owned("client", async move {
+        common::client()
+            .post(url)
+            .header("content-type", "application/json")
+            .body(common::chat("r").to_string())
+            .send()
+            .await
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while sim.requests("m") == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the request never reached the sim"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = tokio::time::Instant::now();
+    gw.shutdown().await.unwrap();
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    pending.abort();
+}

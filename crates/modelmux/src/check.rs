@@ -1,6 +1,7 @@
 //! `modelmux check`: validate a config and print the resolved routes with their candidates
 //! and retry settings. Exits 1 when the config has errors, each printed with its path.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use modelmux_core::Config;
@@ -9,23 +10,26 @@ use modelmux_core::config::ConfigError;
 use crate::cli::CheckArgs;
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => match Config::from_file(path) {
-            Ok(c) => c,
-            Err(e) => return Ok(failed(&path.display().to_string(), &e)),
-        },
+    match load(args.config.as_deref()) {
+        Ok(config) => {
+            print!("{}", render(&config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((name, e)) => Ok(failed(&name, &e)),
+    }
+}
+
+/// The config as the gateway would start on it: read, validated, and its rules compiled as
+/// `AppState::new` compiles them (a bad expression fails here, at `rules[i].when`). The
+/// error comes with the name of the config it is about.
+fn load(path: Option<&Path>) -> Result<Config, (String, ConfigError)> {
+    let name = path.map_or_else(|| "embedded config".to_owned(), |p| p.display().to_string());
+    let config = match path {
+        Some(p) => Config::from_file(p).map_err(|e| (name.clone(), e))?,
         None => Config::embedded(&|k| std::env::var(k).ok()),
     };
-    // Rules are compiled as the gateway compiles them at start: a bad expression fails here.
-    if let Err(e) = modelmux_core::policy::Compiled::new(&config) {
-        let name = args
-            .config
-            .as_ref()
-            .map_or_else(|| "embedded config".to_owned(), |p| p.display().to_string());
-        return Ok(failed(&name, &e));
-    }
-    print!("{}", render(&config));
-    Ok(ExitCode::SUCCESS)
+    modelmux_core::policy::Compiled::new(&config).map_err(|e| (name, e))?;
+    Ok(config)
 }
 
 /// Prints each issue with its path; exit 1.
@@ -130,4 +134,28 @@ fn render(config: &Config) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load;
+
+    #[test]
+    fn a_bad_rule_is_refused_with_its_path() {
+        let path = std::env::temp_dir().join(format!("modelmux-check-{}.toml", std::process::id()));
+        let text = "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+            [[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n\
+            [[rules]]\nname = \"a\"\nwhen = \"stream\"\nroute = \"c\"\n\
+            [[rules]]\nname = \"b\"\nwhen = \"tokenz > 1\"\nroute = \"c\"\n\
+            [[rules]]\nname = \"c\"\nwhen = \"intent ==\"\nroute = \"c\"\n";
+        std::fs::write(&path, text).unwrap();
+        let (_, e) = load(Some(&path)).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        let paths: Vec<&str> = e.0.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["rules[1].when", "rules[2].when"], "{e}");
+        assert!(
+            e.0[1].message.starts_with("not a valid CEL expression"),
+            "{e}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `modelmux serve`: load the config (a file, or the embedded default from the
 //! environment), report what is enabled and disabled, bind, print the listen address, and
-//! serve until a signal; then drain in-flight requests within the grace period.
+//! serve until a signal; then drain in-flight requests and background work within the grace
+//! period, and the record writer after them.
 
 use std::process::ExitCode;
 
@@ -43,6 +44,9 @@ async fn wait(
     grace: std::time::Duration,
     sig: tokio::sync::watch::Receiver<u32>,
 ) -> anyhow::Result<ExitCode> {
+    // The gateway bounds its own drain: requests and background work within the grace of
+    // the signal, then the record writer within a grace of its own. This is the backstop.
+    let backstop = grace * 2 + std::time::Duration::from_secs(1);
     let first = signals::reached(sig.clone(), 1);
     let server = modelmux_core::serve(listener, config, first);
     tokio::pin!(server);
@@ -53,7 +57,7 @@ async fn wait(
     tokio::select! {
         r = &mut server => { r?; tracing::info!("drained; bye"); Ok(ExitCode::SUCCESS) }
         _ = signals::reached(sig, 2) => { tracing::warn!("second signal: exiting without waiting for in-flight requests"); Ok(ExitCode::from(130)) }
-        _ = signals::grace_timer(grace) => { tracing::warn!(?grace, "grace period over: exiting with requests still in flight"); Ok(ExitCode::FAILURE) }
+        _ = signals::grace_timer(backstop) => { tracing::warn!(?grace, "grace period over: exiting with requests still in flight"); Ok(ExitCode::FAILURE) }
     }
 }
 
