@@ -107,8 +107,8 @@ impl Tasks {
     /// Stops the background work: cancels the loops and waits for them and for finite work
     /// until `grace` from now; then cancels the `spawn_last` tasks and waits for them, with a
     /// grace of their own. Whatever is still running then is logged, counted and left to the
-    /// runtime (it ends with the process). Tasks spawned later still run, untracked by this
-    /// shutdown.
+    /// runtime (it ends with the process). A task spawned while it waits is waited for too;
+    /// one spawned after it returned still runs, but nothing waits for it.
     pub async fn shutdown(&self, grace: Duration) -> Leftover {
         self.shutdown_by(Instant::now() + grace, grace).await
     }
