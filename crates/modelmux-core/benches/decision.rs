@@ -11,7 +11,7 @@ use modelmux_core::config::ConfigSource;
 use modelmux_core::health::Health;
 use modelmux_core::ingress::Inbound;
 use modelmux_core::intent::RuleClassifier;
-use modelmux_core::{Config, routing};
+use modelmux_core::{Config, policy, routing};
 use modelmux_wire::WireFormat;
 
 fn config() -> Config {
@@ -49,12 +49,14 @@ const BODY: &str = r#"{"model":"support","messages":[{"role":"system","content":
 
 fn bench(c: &mut Criterion) {
     let config = config();
+    let rules = policy::Compiled::new(&config).unwrap();
     let health = Health::new(config.health);
     let classifier = RuleClassifier::new(config.intents.clone());
     let headers = HeaderMap::new();
     let outputs = modelmux_core::cost::OutputStats::new();
     let inputs = routing::Inputs {
         config: &config,
+        rules: &rules,
         health: &health,
         classifier: &classifier,
         outputs: &outputs,
@@ -70,7 +72,7 @@ fn bench(c: &mut Criterion) {
     .unwrap();
     assert_eq!(decision.rule.as_deref(), Some("billing-faq"));
     assert_eq!(plan.candidates.len(), 10);
-    percentiles(&config, &health, &classifier, &inbound, &headers);
+    percentiles(&config, &rules, &health, &classifier, &inbound, &headers);
     c.bench_function("decision: 20 rules, 10 targets", |b| {
         b.iter(|| {
             routing::decide(
@@ -106,6 +108,7 @@ fn bench(c: &mut Criterion) {
 #[allow(clippy::print_stdout, reason = "benchmark output")]
 fn percentiles(
     config: &Config,
+    rules: &policy::Compiled,
     health: &Health,
     classifier: &RuleClassifier,
     inbound: &Inbound,
@@ -115,6 +118,7 @@ fn percentiles(
     let outputs = modelmux_core::cost::OutputStats::new();
     let inputs = routing::Inputs {
         config,
+        rules,
         health,
         classifier,
         outputs: &outputs,

@@ -2,13 +2,12 @@
 //! models, from the versioned data file `data/catalog.toml` (each entry with its source and
 //! date), merged with what the config says (`[providers.X.models.Y]` overrides any field).
 //! Routing reads it to filter candidates that cannot serve a request and to estimate cost;
-//! records keep the catalog version that priced them.
+//! records keep the catalog version that priced them. A leaf: it imports nothing from the
+//! rest of the crate, so `config` may hold its plain data types (`Capabilities`, `Price`).
 
 use std::sync::OnceLock;
 
 use serde::Deserialize;
-
-use crate::config::{ProviderConfig, ProviderKind};
 
 const DATA: &str = include_str!("../data/catalog.toml");
 
@@ -133,27 +132,16 @@ impl Catalog {
     }
 
     /// The entry for `model` at a provider: by the provider's id first (OpenAI-compatible
-    /// vendors such as groq), then its kind's family; exact names, then without a date
-    /// suffix (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`).
-    pub fn lookup(&self, provider: &ProviderConfig, model: &str) -> Option<&CatalogEntry> {
-        let family = family_of(provider.kind);
-        let families = [provider.id.as_str(), family];
+    /// vendors such as groq), then its kind's `family` (`ProviderKind::catalog_family`);
+    /// exact names, then without a date suffix (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`).
+    pub fn lookup(&self, provider_id: &str, family: &str, model: &str) -> Option<&CatalogEntry> {
+        let families = [provider_id, family];
         let find = |m: &str| {
             families
                 .iter()
                 .find_map(|f| self.models.iter().find(|e| e.family == *f && e.model == m))
         };
         find(model).or_else(|| strip_date(model).and_then(find))
-    }
-}
-
-/// The catalog family of a provider kind.
-pub fn family_of(kind: ProviderKind) -> &'static str {
-    match kind {
-        ProviderKind::OpenAi | ProviderKind::Azure => "openai",
-        ProviderKind::Anthropic => "anthropic",
-        ProviderKind::Gemini | ProviderKind::Vertex => "gemini",
-        ProviderKind::Bedrock => "bedrock",
     }
 }
 

@@ -29,8 +29,10 @@ pub mod secret;
 mod serve;
 pub mod state;
 pub mod strategy;
+pub mod tasks;
 
 pub use config::Config;
 pub use http::app;
 pub use serve::{RunningGateway, serve, spawn};
 pub use state::AppState;
+pub use tasks::Tasks;

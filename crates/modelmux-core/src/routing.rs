@@ -24,6 +24,7 @@ use crate::health::Health;
 use crate::ids::{ModelId, ProviderId, TargetRef};
 use crate::ingress::Summary;
 use crate::intent::{IntentClassifier, RuleClassifier};
+use crate::policy::{Compiled, CompiledRule};
 
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -51,17 +52,17 @@ fn cel_env() -> Arc<cel::Env> {
 
 /// The first rule whose expression holds over `f`, and notes on rules that failed to run.
 pub fn match_rule<'a>(
-    config: &'a Config,
+    rules: &'a Compiled,
     f: &Features,
     notes: &mut Vec<String>,
-) -> Option<&'a crate::config::Rule> {
-    if config.rules.is_empty() {
+) -> Option<&'a CompiledRule> {
+    if rules.is_empty() {
         return None;
     }
     // The interpreter's context is built only if a rule needs it.
     let mut ctx = None;
-    for rule in &config.rules {
-        if let Some(holds) = rule.native.as_deref().and_then(|n| n.eval_bool(f)) {
+    for rule in rules.rules() {
+        if let Some(holds) = rule.native.as_ref().and_then(|n| n.eval_bool(f)) {
             if holds {
                 return Some(rule);
             }
@@ -82,11 +83,12 @@ pub fn match_rule<'a>(
     None
 }
 
-/// What a decision reads besides the request: the config, live health, the intent
-/// classifier and the routes' observed output lengths.
+/// What a decision reads besides the request: the config, its compiled rules, live health,
+/// the intent classifier and the routes' observed output lengths.
 #[derive(Clone, Copy)]
 pub struct Inputs<'a> {
     pub config: &'a Config,
+    pub rules: &'a Compiled,
     pub health: &'a Health,
     pub classifier: &'a RuleClassifier,
     pub outputs: &'a crate::cost::OutputStats,
@@ -96,6 +98,7 @@ impl<'a> Inputs<'a> {
     pub fn of(state: &'a crate::state::AppState) -> Self {
         Self {
             config: &state.config,
+            rules: &state.rules,
             health: &state.health,
             classifier: &state.classifier,
             outputs: &state.outputs,
@@ -113,6 +116,7 @@ pub fn decide(
 ) -> Result<(Plan, Decision), GatewayError> {
     let Inputs {
         config,
+        rules,
         health,
         classifier,
         outputs,
@@ -140,7 +144,7 @@ pub fn decide(
         }
     }
     if chosen_by.is_none()
-        && let Some(r) = match_rule(config, &features, &mut notes)
+        && let Some(r) = match_rule(rules, &features, &mut notes)
     {
         model = r.route.as_str();
         rule = Some(r.name.clone());

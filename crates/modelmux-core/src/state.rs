@@ -1,6 +1,6 @@
 //! Shared state of a running gateway: the validated config, the provider side, the
 //! per-target health (its circuits shared through Redis when `[keys] redis_url` is set), the
-//! intent classifier, and the readiness flag that `/readyz` reports and shutdown clears.
+//! intent classifier, the compiled policy rules, the background tasks, and the readiness flag that `/readyz` reports and shutdown clears.
 //! Cloned into every handler and task: one `Arc` (a request clones it several times, so one
 //! counter to bump rather than one per field).
 
@@ -29,6 +29,8 @@ pub struct Shared {
     pub upstreams: Upstreams,
     pub health: Arc<Health>,
     pub classifier: Arc<RuleClassifier>,
+    /// The config's policy rules, compiled (a bad expression refuses the start).
+    pub rules: crate::policy::Compiled,
     /// Each hedging route's allowance of hedges.
     pub hedges: Arc<crate::dispatch::HedgeBudgets>,
     /// Stored Responses: a bounded cache in front of the record store.
@@ -39,6 +41,8 @@ pub struct Shared {
     pub keys: Arc<crate::keys::Keys>,
     /// Recent output lengths per route: what cost estimates and reservations expect.
     pub outputs: crate::cost::OutputStats,
+    /// Every background task (settlements, loops, the record writer); shutdown drains it.
+    pub tasks: crate::tasks::Tasks,
     ready: AtomicBool,
 }
 
@@ -48,7 +52,9 @@ impl AppState {
         records: crate::records::RecordSink,
         keys: Arc<crate::keys::Keys>,
         responses: Arc<dyn crate::responses_store::ResponseBackend>,
+        tasks: crate::tasks::Tasks,
     ) -> Result<Self, String> {
+        let rules = crate::policy::Compiled::new(&config).map_err(|e| e.to_string())?;
         let health = Arc::new(Health::new(config.health));
         if config.health.shared
             && let Some(url) = &config.keys.redis_url
@@ -63,7 +69,7 @@ impl AppState {
                 timeout: config.keys.redis_timeout,
                 sync_interval: config.health.sync_interval,
             };
-            crate::health::shared::start(&health, url.expose(), shared, targets)?;
+            crate::health::shared::start(&health, url.expose(), shared, targets, &tasks)?;
         }
         let upstreams = Upstreams::new(&config, health.clone())?;
         let classifier = Arc::new(RuleClassifier::new(config.intents.clone()));
@@ -74,17 +80,20 @@ impl AppState {
             config.server.responses_retention,
             config.store.write_timeout,
             crate::responses_store::CacheLimits::default(),
+            tasks.clone(),
         ));
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             upstreams,
             health,
             classifier,
+            rules,
             hedges,
             responses,
             records,
             keys,
             outputs: crate::cost::OutputStats::new(),
+            tasks,
             ready: AtomicBool::new(true),
         })))
     }

@@ -3,6 +3,11 @@
 //! enforced, `/v1/models` lists routes and targets, Azure URLs and headers are right, a
 //! gateway without providers says what to do, and shutdown drains an in-flight stream.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+
 mod common;
 
 use common::*;

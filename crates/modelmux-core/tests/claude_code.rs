@@ -6,6 +6,10 @@
 //! model names the agent picks on its own.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::panic,
     reason = "test helpers: a failed unwrap is the test failing"

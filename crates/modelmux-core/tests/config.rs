@@ -11,7 +11,10 @@ fn parse(toml: &str) -> Result<Config, String> {
         "KEY" => Some("sk-from-env".to_owned()),
         _ => None,
     };
-    Config::from_toml(toml, ConfigSource::Inline, &env).map_err(|e| e.to_string())
+    let config = Config::from_toml(toml, ConfigSource::Inline, &env).map_err(|e| e.to_string())?;
+    // Rules are compiled where the gateway compiles them (the app state, `modelmux check`).
+    modelmux_core::policy::Compiled::new(&config).map_err(|e| e.to_string())?;
+    Ok(config)
 }
 
 const BASE: &str = "[providers.openai]\nkind = \"openai\"\napi_key = \"${KEY}\"\n[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n";
@@ -182,4 +185,32 @@ fn example_configs_are_valid() {
         }
     }
     assert!(n >= 1, "no example configs in {}", dir.display());
+}
+
+const RULES: &str = "[[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n[[rules]]\nname = \"a\"\nwhen = \"stream\"\nroute = \"c\"\n[[rules]]\nname = \"b\"\nwhen = \"intent == 'x'\"\nroute = \"c\"\n[[rules]]\nname = \"bad\"\nwhen = \"intent ==\"\nroute = \"c\"\n";
+
+#[test]
+fn config_keeps_rule_sources_and_compiling_names_the_bad_one() {
+    // The config holds the source text; compiling (at start, in `check`) refuses it.
+    let config = Config::from_toml(&format!("{BASE}{RULES}"), ConfigSource::Inline, &|_| {
+        Some("sk-test".to_owned())
+    })
+    .unwrap();
+    assert_eq!(config.rules[2].when, "intent ==");
+    let err = modelmux_core::policy::Compiled::new(&config).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert_eq!(err.0[0].path, "rules[2].when");
+    assert!(
+        err.0[0].message.starts_with("not a valid CEL expression"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_rule_refuses_the_start() {
+    let text = format!("{BASE}{RULES}[store]\nkind = \"memory\"\n");
+    let config =
+        Config::from_toml(&text, ConfigSource::Inline, &|_| Some("sk-test".to_owned())).unwrap();
+    let err = modelmux_core::spawn(config).await.unwrap_err();
+    assert!(err.to_string().contains("rules[2].when"), "{err}");
 }

@@ -10,6 +10,10 @@
 //! own prefix. Real time: Redis keeps its own clock, so the waits are short and bounded.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,

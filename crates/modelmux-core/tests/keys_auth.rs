@@ -4,6 +4,10 @@
 //! admin API (guarded by the admin key) creates, lists, revokes, rotates and reports spend.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -84,7 +88,9 @@ async fn keys_are_stored_hashed() {
         file: Some(path.clone()),
         ..KeysConfig::default()
     };
-    let keys = Keys::new(&config).await.unwrap();
+    let keys = Keys::new(&config, &modelmux_core::Tasks::new())
+        .await
+        .unwrap();
     let created = keys
         .create(KeySpec {
             team: Some("ml".into()),

@@ -7,6 +7,10 @@
 //! apart from the circuit; and 5xx answers still open the circuit.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "the stub provider is a server of the test's own, spawned and left to the runtime"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::panic,
     reason = "a test: a failed unwrap is the test failing"

@@ -4,6 +4,10 @@
 //! of `examples/support.toml` end to end.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::panic,
     reason = "test helpers: a failed unwrap is the test failing"

@@ -3,6 +3,10 @@
 //! store. Round trip, batches with duplicates, report aggregates, migrations run twice.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -329,7 +333,9 @@ async fn postgres_instances_migrating_together_apply_each_step_once() {
 async fn sqlite_uses_wal_mode_and_opens_through_the_config() {
     let dir = TempDir::new("wal");
     let config = modelmux_core::records::StoreConfig::sqlite(dir.path().join("nested"));
-    let store = modelmux_core::records::open(&config).await.unwrap();
+    let store = modelmux_core::records::open(&config, &modelmux_core::Tasks::new())
+        .await
+        .unwrap();
     assert_eq!(store.kind(), "sqlite");
     store.write(&[record("w-1")]).await.unwrap();
     let conn = rusqlite::Connection::open(config.sqlite_path()).unwrap();

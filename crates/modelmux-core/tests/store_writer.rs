@@ -5,6 +5,10 @@
 //! and (when DATABASE_URL is set) PostgreSQL.
 
 #![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
+#![allow(
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -19,6 +23,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::eventually;
+use modelmux_core::Tasks;
 use modelmux_core::records::{Capture, MemoryStore, RecordSink, RecordWriter, Store, StoreConfig};
 use store_support::{FlakyStore, Mode, TempDir, record, unique_id};
 
@@ -43,7 +48,7 @@ async fn a_full_batch_is_written_at_once_and_a_partial_one_after_the_interval() 
         retry_interval: Duration::from_secs(3600),
         ..StoreConfig::sqlite(dir.path())
     };
-    let (writer, sink) = RecordWriter::start(store.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(store.clone(), &cfg, &Tasks::new());
     for i in 0..13 {
         sink.send(record(format!("p-{i}")));
     }
@@ -71,7 +76,7 @@ async fn captures_are_redacted_before_the_store_and_the_spill() {
         redact: vec![regex_lite::Regex::new(r"\b\d{4}-\d{4}\b").unwrap()],
         ..config(&dir)
     };
-    let (writer, sink) = RecordWriter::start(store.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(store.clone(), &cfg, &Tasks::new());
     let captured = |id: &str| {
         let mut r = record(id);
         r.capture = Some(Capture {
@@ -101,7 +106,7 @@ async fn captures_are_redacted_before_the_store_and_the_spill() {
 async fn outage_under_load(store: Arc<dyn Store>, dir: &TempDir) {
     let flaky = FlakyStore::new(store);
     let cfg = config(dir);
-    let (writer, sink) = RecordWriter::start(flaky.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(flaky.clone(), &cfg, &Tasks::new());
     let run = unique_id("o");
     let senders = 4;
     let per = 600;
@@ -173,7 +178,7 @@ async fn shutdown_under_load(store: Arc<dyn Store>, dir: &TempDir) {
         write_timeout: Duration::from_secs(10),
         ..config(dir)
     };
-    let (writer, sink) = RecordWriter::start(Arc::clone(&store), &cfg);
+    let (writer, sink) = RecordWriter::start(Arc::clone(&store), &cfg, &Tasks::new());
     let run = unique_id("s");
     let tasks: Vec<_> = (0..8)
         .map(|s| {
@@ -267,7 +272,7 @@ async fn the_sender_never_waits_for_a_slow_store() {
         write_timeout: Duration::from_secs(5),
         ..config(&dir)
     };
-    let (writer, sink) = RecordWriter::start(flaky.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(flaky.clone(), &cfg, &Tasks::new());
     let mut took = Vec::with_capacity(10_000);
     let started = Instant::now();
     for i in 0..10_000 {
@@ -304,7 +309,7 @@ async fn a_spill_left_by_an_earlier_run_is_replayed_at_start() {
     let cfg = config(&dir);
     // First run: the store is down for good; shutdown leaves everything in the spill.
     store.set(Mode::Fail);
-    let (writer, sink) = RecordWriter::start(store.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(store.clone(), &cfg, &Tasks::new());
     for i in 0..300 {
         sink.send(record(format!("e-{i}")));
     }
@@ -325,7 +330,7 @@ async fn a_spill_left_by_an_earlier_run_is_replayed_at_start() {
     }
     // Second run: the store is back.
     store.set(Mode::Ok);
-    let (writer, sink) = RecordWriter::start(store.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(store.clone(), &cfg, &Tasks::new());
     sink.send(record("after-restart"));
     writer.shutdown().await;
     assert_eq!(store.count().await.unwrap(), 302);
@@ -340,7 +345,7 @@ async fn a_hung_store_delays_shutdown_by_the_write_timeout_only() {
     let store = FlakyStore::new(Arc::new(MemoryStore::new()));
     store.set(Mode::Hang);
     let cfg = config(&dir);
-    let (writer, sink) = RecordWriter::start(store.clone(), &cfg);
+    let (writer, sink) = RecordWriter::start(store.clone(), &cfg, &Tasks::new());
     for i in 0..100 {
         sink.send(record(format!("h-{i}")));
     }

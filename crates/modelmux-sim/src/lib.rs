@@ -8,6 +8,11 @@
 //! `x-sim-*` headers or the `/_sim/*` endpoints. All delays use `tokio::time`, so a paused clock
 //! makes them instant.
 
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the simulator is a test double, not the gateway: its server and stream tasks end with it"
+)]
+
 mod anthropic;
 mod bedrock;
 mod behaviour;

@@ -1,32 +1,48 @@
 //! `modelmux check`: validate a config and print the resolved routes with their candidates
 //! and retry settings. Exits 1 when the config has errors, each printed with its path.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use modelmux_core::Config;
+use modelmux_core::config::ConfigError;
 
 use crate::cli::CheckArgs;
 
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let config = match &args.config {
-        Some(path) => match Config::from_file(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{}: {} error(s)", path.display(), e.0.len());
-                for issue in &e.0 {
-                    if issue.path.is_empty() {
-                        eprintln!("  error: {}", issue.message);
-                    } else {
-                        eprintln!("  error: {}: {}", issue.path, issue.message);
-                    }
-                }
-                return Ok(ExitCode::FAILURE);
-            }
-        },
+    match load(args.config.as_deref()) {
+        Ok(config) => {
+            print!("{}", render(&config));
+            Ok(ExitCode::SUCCESS)
+        }
+        Err((name, e)) => Ok(failed(&name, &e)),
+    }
+}
+
+/// The config as the gateway would start on it: read, validated, and its rules compiled as
+/// `AppState::new` compiles them (a bad expression fails here, at `rules[i].when`). The
+/// error comes with the name of the config it is about.
+fn load(path: Option<&Path>) -> Result<Config, (String, ConfigError)> {
+    let name = path.map_or_else(|| "embedded config".to_owned(), |p| p.display().to_string());
+    let config = match path {
+        Some(p) => Config::from_file(p).map_err(|e| (name.clone(), e))?,
         None => Config::embedded(&|k| std::env::var(k).ok()),
     };
-    print!("{}", render(&config));
-    Ok(ExitCode::SUCCESS)
+    modelmux_core::policy::Compiled::new(&config).map_err(|e| (name, e))?;
+    Ok(config)
+}
+
+/// Prints each issue with its path; exit 1.
+fn failed(name: &str, e: &ConfigError) -> ExitCode {
+    eprintln!("{name}: {} error(s)", e.0.len());
+    for issue in &e.0 {
+        if issue.path.is_empty() {
+            eprintln!("  error: {}", issue.message);
+        } else {
+            eprintln!("  error: {}: {}", issue.path, issue.message);
+        }
+    }
+    ExitCode::FAILURE
 }
 
 fn render(config: &Config) -> String {
@@ -118,4 +134,28 @@ fn render(config: &Config) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load;
+
+    #[test]
+    fn a_bad_rule_is_refused_with_its_path() {
+        let path = std::env::temp_dir().join(format!("modelmux-check-{}.toml", std::process::id()));
+        let text = "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
+            [[routes]]\nname = \"c\"\ntargets = [\"local/m\"]\n\
+            [[rules]]\nname = \"a\"\nwhen = \"stream\"\nroute = \"c\"\n\
+            [[rules]]\nname = \"b\"\nwhen = \"tokenz > 1\"\nroute = \"c\"\n\
+            [[rules]]\nname = \"c\"\nwhen = \"intent ==\"\nroute = \"c\"\n";
+        std::fs::write(&path, text).unwrap();
+        let (_, e) = load(Some(&path)).unwrap_err();
+        let _ = std::fs::remove_file(&path);
+        let paths: Vec<&str> = e.0.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["rules[1].when", "rules[2].when"], "{e}");
+        assert!(
+            e.0[1].message.starts_with("not a valid CEL expression"),
+            "{e}"
+        );
+    }
 }

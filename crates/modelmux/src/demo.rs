@@ -143,10 +143,13 @@ targets = ["fast/fast-mini"]
         let route = pick_route(i);
         let stream = (i as u32 * 37 % 100) < args.stream_percent;
         let (client, url, gate) = (client.clone(), url.clone(), gate.clone());
-        tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await.ok();
-            one(&client, &url, route, stream, i).await
-        }));
+        tasks.push(modelmux_core::tasks::spawn_owned(
+            "demo client",
+            async move {
+                let _permit = gate.acquire_owned().await.ok();
+                one(&client, &url, route, stream, i).await
+            },
+        ));
     }
     let mut outcomes = Vec::with_capacity(tasks.len());
     for t in tasks {

@@ -102,7 +102,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         StoreKind::Postgres => "postgres".to_owned(),
         StoreKind::Memory => bail!("[store] kind = \"memory\" keeps no records to report on"),
     };
-    let store = records::open(&config)
+    let store = records::open(&config, &modelmux_core::Tasks::new())
         .await
         .with_context(|| format!("cannot open the record store ({location})"))?;
     let since = SystemTime::now()

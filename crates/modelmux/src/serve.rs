@@ -1,6 +1,7 @@
 //! `modelmux serve`: load the config (a file, or the embedded default from the
 //! environment), report what is enabled and disabled, bind, print the listen address, and
-//! serve until a signal; then drain in-flight requests within the grace period.
+//! serve until a signal; then drain in-flight requests and background work within the grace
+//! period, and the record writer after them.
 
 use std::process::ExitCode;
 
@@ -28,7 +29,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     println!("modelmux listening on http://{addr}");
     tracing::info!(%addr, "modelmux listening");
     let grace = config.server.shutdown_grace;
-    let sig = signals::install();
+    let tasks = modelmux_core::Tasks::new();
+    let sig = signals::install(&tasks);
+    let code = wait(listener, config, grace, sig).await;
+    tasks.shutdown(std::time::Duration::from_secs(1)).await;
+    code
+}
+
+/// Serves until the first signal, then drains; a second signal or the grace running out
+/// ends the drain early.
+async fn wait(
+    listener: TcpListener,
+    config: Config,
+    grace: std::time::Duration,
+    sig: tokio::sync::watch::Receiver<u32>,
+) -> anyhow::Result<ExitCode> {
+    // The gateway bounds its own drain: requests and background work within the grace of
+    // the signal, then the record writer within a grace of its own. This is the backstop.
+    let backstop = grace * 2 + std::time::Duration::from_secs(1);
     let first = signals::reached(sig.clone(), 1);
     let server = modelmux_core::serve(listener, config, first);
     tokio::pin!(server);
@@ -39,7 +57,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     tokio::select! {
         r = &mut server => { r?; tracing::info!("drained; bye"); Ok(ExitCode::SUCCESS) }
         _ = signals::reached(sig, 2) => { tracing::warn!("second signal: exiting without waiting for in-flight requests"); Ok(ExitCode::from(130)) }
-        _ = signals::grace_timer(grace) => { tracing::warn!(?grace, "grace period over: exiting with requests still in flight"); Ok(ExitCode::FAILURE) }
+        _ = signals::grace_timer(backstop) => { tracing::warn!(?grace, "grace period over: exiting with requests still in flight"); Ok(ExitCode::FAILURE) }
     }
 }
 

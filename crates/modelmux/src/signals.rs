@@ -3,15 +3,20 @@
 
 use std::time::Duration;
 
+use modelmux_core::Tasks;
 use tokio::sync::watch;
 
-/// Resolves on the first SIGINT/SIGTERM; later signals are reported through the watch.
-pub fn install() -> watch::Receiver<u32> {
+/// Counts SIGINT/SIGTERM signals into the watch, on a loop of `tasks` (it stops when
+/// `tasks` shuts down).
+pub fn install(tasks: &Tasks) -> watch::Receiver<u32> {
     let (tx, rx) = watch::channel(0u32);
-    tokio::spawn(async move {
+    tasks.spawn_loop("signals", |stop| async move {
         let mut count = 0;
         loop {
-            wait_one().await;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = wait_one() => {}
+            }
             count += 1;
             if tx.send(count).is_err() {
                 return;

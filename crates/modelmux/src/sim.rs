@@ -25,7 +25,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let sim = modelmux_sim::start(listener, config).await;
     println!("modelmux-sim listening on {}", sim.base_url());
-    signals::reached(signals::install(), 1).await;
+    let tasks = modelmux_core::Tasks::new();
+    signals::reached(signals::install(&tasks), 1).await;
     sim.shutdown();
+    tasks.shutdown(std::time::Duration::from_secs(1)).await;
     Ok(ExitCode::SUCCESS)
 }

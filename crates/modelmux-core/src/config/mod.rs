@@ -1,12 +1,23 @@
 //! Configuration: the TOML contract of DESIGN.md, read raw (`raw`), interpolated
-//! (`interpolate`), then validated into the typed `Config` (`validate`) with every error
-//! naming its exact path. Without a file, `defaults` builds the embedded default from the
-//! provider keys found in the environment.
+//! (`interpolate`), then validated into the typed `Config` (`validate`, with
+//! `validate::providers` for `[providers.*]`) with every error naming its exact path. The
+//! `[store]` and `[keys]` sections live here too (`store`, `keys`). Without a file,
+//! `defaults` builds the embedded default from the provider keys found in the environment.
+//!
+//! `config` imports nothing from the rest of the crate but the leaves `ids`, `secret` and
+//! `catalog` (which import nothing from the crate themselves); the `isolation` test checks
+//! it. What needs more (policy rules compiled to CEL programs, the record store, the key
+//! store) is built from a `Config` elsewhere: rules by `policy::Compiled::new`, called when
+//! the app state is built and by `modelmux check`.
 
 mod defaults;
 pub(crate) mod duration;
 pub(crate) mod interpolate;
+#[cfg(test)]
+mod isolation;
+pub mod keys;
 mod raw;
+pub mod store;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -34,8 +45,8 @@ pub struct Config {
     pub health: HealthSettings,
     /// Route globs a client may pick with the `x-modelmux-route` header.
     pub header_routes: Vec<String>,
-    pub store: crate::records::config::StoreConfig,
-    pub keys: crate::keys::config::KeysConfig,
+    pub store: store::StoreConfig,
+    pub keys: keys::KeysConfig,
     /// Providers that are known but not usable, with the reason (a missing key, say).
     pub disabled: Vec<(ProviderId, String)>,
     pub source: ConfigSource,
@@ -83,6 +94,16 @@ impl ProviderKind {
             .iter()
             .find(|(_, k)| *k == self)
             .map_or("openai", |(n, _)| n)
+    }
+
+    /// The catalog family of the kind (the catalog's `family` field).
+    pub fn catalog_family(self) -> &'static str {
+        match self {
+            Self::OpenAi | Self::Azure => "openai",
+            Self::Anthropic => "anthropic",
+            Self::Gemini | Self::Vertex => "gemini",
+            Self::Bedrock => "bedrock",
+        }
     }
 
     /// Whether this build has an adapter for the kind.
@@ -194,27 +215,14 @@ impl Strategy {
     }
 }
 
-/// One policy rule: when its CEL expression holds over the request's features, the request
-/// goes to `route`.
-#[derive(Clone)]
+/// One policy rule as written: when its CEL expression (`when`) holds over the request's
+/// features, the request goes to `route`. The expression is compiled, and its variables
+/// checked, when the app state is built (`policy::Compiled::new`), not here.
+#[derive(Debug, Clone)]
 pub struct Rule {
     pub name: String,
     pub when: String,
-    pub program: std::sync::Arc<cel::Program>,
-    /// The expression compiled for the native evaluator, when it lies within its subset;
-    /// evaluation falls back to `program` whenever this gives no answer.
-    pub native: Option<std::sync::Arc<crate::policy::Node>>,
     pub route: RouteName,
-}
-
-impl std::fmt::Debug for Rule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Rule")
-            .field("name", &self.name)
-            .field("when", &self.when)
-            .field("route", &self.route)
-            .finish()
-    }
 }
 
 /// An intent label and what recognises it in the last user message.
@@ -447,7 +455,7 @@ impl Config {
             return ModelInfo::default();
         };
         let catalog = crate::catalog::Catalog::builtin()
-            .lookup(p, t.model.as_str())
+            .lookup(p.id.as_str(), p.kind.catalog_family(), t.model.as_str())
             .map(|e| ModelInfo {
                 context_window: Some(e.context_window),
                 max_output_tokens: Some(e.max_output),

@@ -28,12 +28,12 @@ pub struct RawConfig {
     pub intents: Vec<RawIntent>,
     #[serde(default)]
     pub health: RawHealth,
-    /// Where records go (see `records::config`).
+    /// Where records go (see `config::store`).
     #[serde(default)]
-    pub store: crate::records::config::RawStoreConfig,
-    /// Virtual keys, budgets and rate limits (see `keys::config`).
+    pub store: super::store::RawStoreConfig,
+    /// Virtual keys, budgets and rate limits (see `config::keys`).
     #[serde(default)]
-    pub keys: crate::keys::config::RawKeysConfig,
+    pub keys: super::keys::RawKeysConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]

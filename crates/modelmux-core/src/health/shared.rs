@@ -22,6 +22,7 @@ use redis::Script;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 
 use super::Health;
 use crate::config::HealthSettings;
@@ -222,13 +223,15 @@ impl Shared {
 }
 
 /// Starts sharing `health`'s circuits through the Redis at `url`: hooks the reporter into
-/// it and spawns the reporting and syncing tasks (they end when `health` is dropped).
+/// it and spawns the reporting and syncing loops on `tasks` (they end at shutdown, or when
+/// `health` is dropped).
 /// `targets` are read from Redis from the start, called here yet or not.
 pub fn start(
     health: &Arc<Health>,
     url: &str,
     config: SharedConfig,
     targets: Vec<TargetRef>,
+    tasks: &crate::tasks::Tasks,
 ) -> Result<(), String> {
     let client = redis::Client::open(url).map_err(|e| redis_error(&e))?;
     let conn_config = ConnectionManagerConfig::new()
@@ -255,19 +258,25 @@ pub fn start(
     if !health.share_outcomes(Reporter { tx, status }) {
         return Err("circuit sharing is already on".into());
     }
-    tokio::spawn(report_loop(rx, shared.clone()));
-    tokio::spawn(sync_loop(
-        Arc::downgrade(health),
-        shared,
-        targets,
-        config.sync_interval,
-    ));
+    let reporting = shared.clone();
+    tasks.spawn_loop("health report", |stop| report_loop(rx, reporting, stop));
+    let health = Arc::downgrade(health);
+    tasks.spawn_loop("health sync", |stop| {
+        sync_loop(health, shared, targets, config.sync_interval, stop)
+    });
     Ok(())
 }
 
-async fn report_loop(mut rx: mpsc::Receiver<Outcome>, shared: Arc<Shared>) {
+async fn report_loop(
+    mut rx: mpsc::Receiver<Outcome>,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+) {
     let mut batch = Vec::with_capacity(64);
-    while let Some(o) = rx.recv().await {
+    while let Some(o) = tokio::select! {
+        () = stop.cancelled() => None,
+        o = rx.recv() => o,
+    } {
         batch.push(o);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -285,11 +294,15 @@ async fn sync_loop(
     shared: Arc<Shared>,
     configured: Vec<TargetRef>,
     every: Duration,
+    stop: CancellationToken,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
         let Some(health) = health.upgrade() else {
             return;
         };

@@ -1,14 +1,17 @@
 //! `Admission`: a request let through by the limits, holding its reservation until it is
 //! settled with what the request really used. Dropped without `settle` (the handler failed
 //! or the client went away), it releases the cost reservation in a background task and
-//! keeps the TPM estimate counted, since tokens may have been used.
+//! keeps the TPM estimate counted, since tokens may have been used. That task runs on the
+//! gateway's `Tasks`, so shutdown waits for it within the grace.
 
 use std::sync::Arc;
 
 use super::limiter::{Grant, Limiter, to_nano, to_usd};
+use crate::tasks::Tasks;
 
 pub struct Admission {
     limiter: Arc<dyn Limiter>,
+    tasks: Tasks,
     grant: Option<Grant>,
     warnings: Vec<String>,
     remaining: Option<f64>,
@@ -27,12 +30,14 @@ impl std::fmt::Debug for Admission {
 impl Admission {
     pub(crate) fn new(
         limiter: Arc<dyn Limiter>,
+        tasks: Tasks,
         grant: Grant,
         warnings: Vec<String>,
         remaining: Option<f64>,
     ) -> Self {
         Self {
             limiter,
+            tasks,
             grant: Some(grant),
             warnings,
             remaining,
@@ -77,22 +82,21 @@ impl Drop for Admission {
         };
         let limiter = self.limiter.clone();
         let tokens = grant.tokens;
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) => {
-                h.spawn(async move {
-                    if let Err(e) = limiter.settle(&grant, tokens, 0).await {
-                        tracing::warn!(
-                            key = grant.key_id,
-                            error = e,
-                            "releasing a reservation failed"
-                        );
-                    }
-                });
+        let key = grant.key_id.clone();
+        let release = async move {
+            if let Err(e) = limiter.settle(&grant, tokens, 0).await {
+                tracing::warn!(
+                    key = grant.key_id,
+                    error = e,
+                    "releasing a reservation failed"
+                );
             }
-            Err(_) => tracing::warn!(
-                key = grant.key_id,
+        };
+        if !self.tasks.spawn_if_running("release reservation", release) {
+            tracing::warn!(
+                key,
                 "an unsettled reservation was dropped outside a runtime; it expires later"
-            ),
+            );
         }
     }
 }

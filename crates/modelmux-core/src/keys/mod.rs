@@ -7,7 +7,8 @@
 //! file shared with `modelmux keys`); counters live in process or in Redis, shared by every
 //! instance, with a local fallback when Redis is down (`failover`).
 //!
-//! Lead's wiring (see each item): `Keys::new(&config.keys)` in `AppState`, `authenticate`
+//! Lead's wiring (see each item): `Keys::new(&config.keys, &tasks)` in `AppState` (the file
+//! store's reload loop and dropped admissions' releases run on those `Tasks`), `authenticate`
 //! after the master-key check, `allows` once the route is known, `remaining_budget` into
 //! the routing features, `admit` just before dispatch and `Admission::settle` with the
 //! priced usage; `admin_router` under `/admin`.
@@ -15,7 +16,8 @@
 pub mod admin;
 pub mod admission;
 pub mod clock;
-pub mod config;
+/// The `[keys]` section, owned by `config` (`config::keys`); kept here under its old path.
+pub use crate::config::keys as config;
 pub mod error;
 pub mod failover;
 pub mod file_store;
@@ -43,6 +45,7 @@ pub use limiter::{Limiter, Usage};
 pub use manage::KeySpec;
 pub use store::{KeyStore, MemoryStore};
 
+use crate::tasks::Tasks;
 use failover::FailoverLimiter;
 use file_store::FileStore;
 use limiter::{Ask, Refusal, to_usd};
@@ -58,6 +61,8 @@ pub struct Keys {
     limiter: Arc<dyn Limiter>,
     failover: Option<Arc<FailoverLimiter>>,
     clock: Arc<dyn Clock>,
+    /// Where the file store's reloads and the admissions' releases run.
+    tasks: Tasks,
 }
 
 impl std::fmt::Debug for Keys {
@@ -126,8 +131,9 @@ pub struct TeamSpend {
 impl Keys {
     /// Keys as `config` says: the named store, Redis-shared or local limits, the system
     /// clock. A file store is re-read every `reload_interval` to see the CLI's changes.
-    pub async fn new(config: &KeysConfig) -> Result<Arc<Keys>, KeysError> {
-        let keys = Self::with_parts(config, store_for(config), Arc::new(SystemClock)).await?;
+    pub async fn new(config: &KeysConfig, tasks: &Tasks) -> Result<Arc<Keys>, KeysError> {
+        let keys =
+            Self::with_parts(config, store_for(config), Arc::new(SystemClock), tasks).await?;
         if config.file.is_some() {
             spawn_reload(&keys, config.reload_interval);
         }
@@ -139,6 +145,7 @@ impl Keys {
         config: &KeysConfig,
         store: Arc<dyn KeyStore>,
         clock: Arc<dyn Clock>,
+        tasks: &Tasks,
     ) -> Result<Arc<Keys>, KeysError> {
         let (limiter, failover): (Arc<dyn Limiter>, _) = match &config.redis_url {
             Some(url) => {
@@ -162,6 +169,7 @@ impl Keys {
             limiter,
             failover,
             clock,
+            tasks: tasks.clone(),
         });
         keys.reload().await?;
         Ok(keys)
@@ -222,6 +230,7 @@ impl Keys {
                 let remaining = remaining(&key.budgets, Some(&grant.usage), now);
                 Ok(Admission::new(
                     self.limiter.clone(),
+                    self.tasks.clone(),
                     grant,
                     warnings,
                     remaining,
@@ -345,14 +354,18 @@ impl Keys {
     }
 }
 
+/// Re-reads the key store every `every` until shutdown (or the keys are dropped).
 fn spawn_reload(keys: &Arc<Keys>, every: std::time::Duration) {
     let weak = Arc::downgrade(keys);
-    tokio::spawn(async move {
+    keys.tasks.spawn_loop("key reload", |stop| async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = tick.tick() => {}
+            }
             let Some(keys) = weak.upgrade() else { break };
             if let Err(e) = keys.reload().await {
                 tracing::warn!(error = %e, "reloading the key store failed; keeping the keys loaded before");

@@ -84,10 +84,11 @@ pub async fn answer(ctx: RequestCtx, plan: Plan, admission: Option<Admission>) -
     let committed = tokio::time::Instant::now();
     let on_end: dstream::OnEnd = Box::new(move |outcome| {
         if admission.is_some() {
-            // Settling may call Redis: it runs on its own, after the stream.
-            if let Ok(h) = tokio::runtime::Handle::try_current() {
-                h.spawn(settle(admission, outcome.usage, price));
-            }
+            // Settling may call Redis: it runs on its own (tracked), after the stream.
+            trail
+                .state
+                .tasks
+                .spawn_if_running("settlement", settle(admission, outcome.usage, price));
         }
         if let (StreamEnd::Completed, Some(u)) = (&outcome.end, outcome.usage) {
             trail

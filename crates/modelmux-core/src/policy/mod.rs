@@ -1,4 +1,5 @@
-//! Policy rules evaluated natively. At config load each rule's CEL expression is compiled,
+//! Policy rules evaluated natively. When the app state is built (`Compiled::new`, in
+//! `rules`) each rule's CEL expression is compiled,
 //! when it stays within a common subset (literals, the feature variables, `&&`, `||`, `!`,
 //! `?:`, comparisons, `in`, `size`, `startsWith`/`endsWith`/`contains`, `has` and
 //! indexing of `metadata` and `tags`), into a small tree (`compile`) that is evaluated over
@@ -9,8 +10,10 @@
 
 mod compile;
 mod eval;
+mod rules;
 
 pub use compile::compile;
+pub use rules::{Compiled, CompiledRule};
 
 use crate::features::Features;
 

@@ -8,15 +8,16 @@
 //! routes listed in `[store] capture` ([`StoreConfig::captures`]); the writer redacts them
 //! ([`redact`]) before they reach a disk.
 //!
-//! Wiring, in order: `let store = records::open(&config.store).await?;` at start (migrates;
-//! the gateway uses [`open_shared`], which also hands the same store out as the backend of
-//! stored Responses),
-//! `let (writer, sink) = RecordWriter::start(store, &config.store);` inside the runtime, the
+//! Wiring, in order: `let store = records::open(&config.store, &tasks).await?;` at start
+//! (migrates; the gateway uses [`open_shared`], which also hands the same store out as
+//! the backend of stored Responses), `let (writer, sink) = RecordWriter::start(store, &config.store, &tasks);`
+//! inside the runtime (both on the gateway's `Tasks`), the
 //! sink cloned into the state and one `sink.send(record)` per request once its answer (or
 //! stream) has ended, and `writer.shutdown().await` after the server has drained.
 
 mod columns;
-pub mod config;
+/// The `[store]` section, owned by `config` (`config::store`); kept here under its old path.
+pub use crate::config::store as config;
 pub mod memory;
 pub mod postgres;
 pub mod record;
@@ -30,6 +31,7 @@ pub mod writer;
 use std::sync::Arc;
 
 use crate::responses_store::ResponseBackend;
+use crate::tasks::Tasks;
 
 pub use config::{StoreConfig, StoreKind};
 pub use memory::MemoryStore;
@@ -41,15 +43,17 @@ pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError, StoreFuture};
 pub use writer::{RecordSink, RecordStats, RecordWriter};
 
-/// Opens the configured store and applies its migrations.
-pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    Ok(open_shared(config).await?.0)
+/// Opens the configured store and applies its migrations; a PostgreSQL store runs its
+/// connections' drivers on `tasks`.
+pub async fn open(config: &StoreConfig, tasks: &Tasks) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(open_shared(config, tasks).await?.0)
 }
 
 /// Opens the configured store (migrated) both as the record store and as the backend of
 /// stored Responses (`crate::responses_store`): one connection for both.
 pub async fn open_shared(
     config: &StoreConfig,
+    tasks: &Tasks,
 ) -> Result<(Arc<dyn Store>, Arc<dyn ResponseBackend>), StoreError> {
     let (store, responses): (Arc<dyn Store>, Arc<dyn ResponseBackend>) = match config.kind {
         StoreKind::Memory => (
@@ -64,7 +68,9 @@ pub async fn open_shared(
             let url = config.url.as_ref().ok_or_else(|| {
                 StoreError::Config("kind = \"postgres\" needs url or DATABASE_URL".into())
             })?;
-            let s = Arc::new(PostgresStore::new(url.expose(), config.schema.as_deref())?);
+            let s = Arc::new(
+                PostgresStore::new(url.expose(), config.schema.as_deref())?.with_tasks(tasks),
+            );
             (s.clone(), s)
         }
     };

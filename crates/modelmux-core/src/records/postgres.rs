@@ -14,6 +14,7 @@ use super::columns::{self, NAMES, Row};
 use super::record::{Record, to_unix_ms};
 use super::report::{GroupBy, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
+use crate::tasks::Tasks;
 
 /// Schema steps; `{t}` is the records table, `{s}` the schema prefix (`name.` or empty).
 /// Append only: step `i` is migration version `i + 1`.
@@ -73,6 +74,9 @@ pub struct PostgresStore {
     table: String,
     insert_sql: String,
     client: Mutex<Option<Arc<Client>>>,
+    /// Where each connection's driver runs (a `spawn_last` task: it ends when its client,
+    /// held by this store, is dropped with the record writer).
+    tasks: Tasks,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -158,12 +162,20 @@ impl PostgresStore {
             table,
             insert_sql,
             client: Mutex::new(None),
+            tasks: Tasks::new(),
         })
     }
 
     /// `schema.` when a schema is set, else empty: what table names are prefixed with.
     pub(crate) fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// Runs the connections' drivers on `tasks` (the gateway's) rather than on a tracker of
+    /// the store's own.
+    pub fn with_tasks(mut self, tasks: &Tasks) -> Self {
+        self.tasks = tasks.clone();
+        self
     }
 
     /// The records table, schema-qualified when a schema is set.
@@ -176,11 +188,12 @@ impl PostgresStore {
             self.config.connect(NoTls).await.map_err(|e| {
                 StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
             })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("PostgreSQL connection closed: {e}");
-            }
-        });
+        self.tasks
+            .spawn_last("postgres connection", |_| async move {
+                if let Err(e) = connection.await {
+                    tracing::warn!("PostgreSQL connection closed: {e}");
+                }
+            });
         Ok(client)
     }
 

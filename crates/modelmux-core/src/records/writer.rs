@@ -6,7 +6,9 @@
 //! `write_timeout`. A failed or timed-out write marks the store down and spills the batch;
 //! while down, batches go straight to the spill, and every `retry_interval` the task replays
 //! the spill, which is also how it finds the store back. `RecordWriter::shutdown` closes the
-//! channel, writes what is queued, and tries one last replay.
+//! channel, writes what is queued, and tries one last replay. The task runs on the gateway's
+//! `Tasks` as a `spawn_last` task: `Tasks::shutdown` stops it the same way, after the other
+//! background work (whose records still get written) has ended.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,12 +18,14 @@ use regex_lite::Regex;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
 
 use super::config::StoreConfig;
 use super::record::Record;
 use super::redact::redact;
 use super::spill::{Spill, SpillReader};
 use super::store::{Store, StoreError};
+use crate::tasks::Tasks;
 
 /// Counters for metrics. After a clean shutdown with the store up,
 /// `written + replayed == sent - lost` (replays of an earlier run's spill add to `replayed`).
@@ -160,7 +164,11 @@ pub struct RecordWriter {
 impl RecordWriter {
     /// Starts the writer task on the current runtime. Records left in the spill file by an
     /// earlier run are replayed first.
-    pub fn start(store: Arc<dyn Store>, config: &StoreConfig) -> (RecordWriter, RecordSink) {
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: &StoreConfig,
+        tasks: &Tasks,
+    ) -> (RecordWriter, RecordSink) {
         let shared = Arc::new(Shared {
             spill: Spill::new(config.spill_path()),
             redact: config.redact.clone(),
@@ -179,7 +187,7 @@ impl RecordWriter {
             down: false,
             replay_offset: 0,
         };
-        let task = tokio::spawn(task.run(stop_rx));
+        let task = tasks.spawn_last("record writer", |last| task.run(stop_rx, last));
         let sink = RecordSink {
             tx: Some(tx),
             shared: Arc::clone(&shared),
@@ -230,7 +238,7 @@ struct Task {
 const MAX_ROTATIONS: usize = 4;
 
 impl Task {
-    async fn run(mut self, mut stop: oneshot::Receiver<()>) {
+    async fn run(mut self, mut stop: oneshot::Receiver<()>, last: CancellationToken) {
         let mut buf: Vec<Record> = Vec::with_capacity(self.batch_size);
         let mut deadline: Option<Instant> = None;
         let mut retry = tokio::time::interval(self.retry_interval);
@@ -240,6 +248,7 @@ impl Task {
             tokio::select! {
                 biased;
                 _ = &mut stop => break,
+                () = last.cancelled() => break,
                 _ = retry.tick() => {
                     if self.shared.spill.pending() {
                         self.replay().await;

@@ -98,6 +98,8 @@ pub struct ResponseStore {
     /// Longest a backend call may take before it counts as an outage.
     timeout: Duration,
     next_purge_ms: AtomicI64,
+    /// Where background writes and purges run (shutdown waits for them).
+    tasks: crate::tasks::Tasks,
 }
 
 impl std::fmt::Debug for ResponseStore {
@@ -125,6 +127,7 @@ impl ResponseStore {
         retention: Duration,
         timeout: Duration,
         limits: CacheLimits,
+        tasks: crate::tasks::Tasks,
     ) -> Self {
         Self {
             backend,
@@ -132,6 +135,7 @@ impl ResponseStore {
             retention,
             timeout,
             next_purge_ms: AtomicI64::new(0),
+            tasks,
         }
     }
 
@@ -142,6 +146,7 @@ impl ResponseStore {
             retention,
             Duration::from_secs(5),
             CacheLimits::default(),
+            crate::tasks::Tasks::new(),
         )
     }
 
@@ -234,7 +239,7 @@ impl ResponseStore {
                 ),
             }
         };
-        tokio::spawn(write); // TASK-TRACKER
+        self.tasks.spawn("stored response write", write);
         self.maybe_purge(now_ms());
     }
 
@@ -339,7 +344,7 @@ impl ResponseStore {
                 Err(e) => tracing::warn!("purging expired stored responses failed: {e}"),
             }
         };
-        tokio::spawn(purge); // TASK-TRACKER
+        self.tasks.spawn("stored response purge", purge);
     }
 }
 
@@ -413,6 +418,7 @@ mod tests {
             Duration::from_secs(60),
             Duration::from_secs(1),
             CacheLimits::default(),
+            crate::tasks::Tasks::new(),
         );
         assert!(
             !s.put("a", "open", json!({"id": "a"}), vec![]).await,
@@ -446,6 +452,7 @@ mod tests {
             Duration::from_secs(60),
             Duration::from_secs(1),
             CacheLimits::default(),
+            crate::tasks::Tasks::new(),
         );
         // On a current-thread runtime the spawned write has not run yet.
         s.put_in_background("a", "open", json!({"id": "a"}), vec![]);

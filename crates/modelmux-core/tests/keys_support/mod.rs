@@ -1,6 +1,11 @@
 //! Shared helpers for the virtual-key tests: a `KeysConfig` for a backend, two gateway
 //! "instances" over one store, concurrent admissions, and the Redis URL (or why a test is
 //! skipped without it).
+
+#![allow(
+    clippy::disallowed_methods,
+    reason = "tests spawn their own servers, clients and concurrent callers, and await them"
+)]
 #![allow(dead_code, reason = "each test file uses a different subset")]
 #![allow(
     clippy::unwrap_used,
@@ -65,9 +70,14 @@ pub async fn instances(config: &KeysConfig, clock: &ManualClock, n: usize) -> Ve
     let mut out = Vec::new();
     for _ in 0..n {
         out.push(
-            Keys::with_parts(config, store.clone(), Arc::new(clock.clone()))
-                .await
-                .unwrap(),
+            Keys::with_parts(
+                config,
+                store.clone(),
+                Arc::new(clock.clone()),
+                &modelmux_core::Tasks::new(),
+            )
+            .await
+            .unwrap(),
         );
     }
     out

@@ -138,6 +138,10 @@ impl Drop for PgTest {
                 let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                     .await
                     .unwrap();
+                #[allow(
+                    clippy::disallowed_methods,
+                    reason = "the test's own connection driver, on a runtime that ends here"
+                )]
                 tokio::spawn(conn);
                 client
                     .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))

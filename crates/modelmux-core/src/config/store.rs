@@ -23,9 +23,9 @@ use std::time::Duration;
 use regex_lite::Regex;
 use serde::Deserialize;
 
-use crate::config::ConfigIssue;
-use crate::config::duration::DurationSpec;
-use crate::config::interpolate::expand;
+use super::ConfigIssue;
+use super::duration::DurationSpec;
+use super::interpolate::expand;
 use crate::secret::Secret;
 
 /// `[store]` as written.

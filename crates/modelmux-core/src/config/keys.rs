@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigIssue;
-use crate::config::duration::DurationSpec;
-use crate::config::interpolate::expand;
+use super::ConfigIssue;
+use super::duration::DurationSpec;
+use super::interpolate::expand;
 use crate::secret::Secret;
 
 /// `[keys]` as written.
