@@ -28,6 +28,7 @@ pub mod routing;
 pub mod secret;
 mod serve;
 pub mod state;
+pub mod stats;
 pub mod strategy;
 pub mod tasks;
 

@@ -21,7 +21,8 @@ pub struct Record {
     pub key: Option<String>,
     #[serde(default)]
     pub team: Option<String>,
-    /// `openai`, `responses`, `anthropic`: the wire format the client spoke.
+    /// `openai_chat`, `openai_responses`, `anthropic`: the wire format the client spoke
+    /// (`WireFormat::name`).
     pub client_format: String,
     pub route: String,
     /// The policy rule that chose the route, if one did.
