@@ -19,6 +19,7 @@ pub mod ids;
 pub mod ingress;
 pub mod intent;
 pub mod keys;
+pub mod outcomes;
 pub mod pipeline;
 pub mod policy;
 pub mod providers;

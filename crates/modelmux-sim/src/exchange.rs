@@ -196,10 +196,10 @@ pub(crate) async fn exchange<W: Wire>(
         }
         _ => {}
     }
-    if let Some(window) = b.context_window {
-        if u64::from(prompt_tokens) + u64::from(requested) > u64::from(window) {
-            return with(wire.context_error(window, prompt_tokens, requested));
-        }
+    if let Some(window) = b.context_window
+        && u64::from(prompt_tokens) + u64::from(requested) > u64::from(window)
+    {
+        return with(wire.context_error(window, prompt_tokens, requested));
     }
 
     let mut answer = request.answer(&b);

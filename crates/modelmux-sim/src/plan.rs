@@ -158,11 +158,11 @@ impl Request {
             generated(b.output_tokens)
         };
         let mut finish = Finish::Stop;
-        if let Some(max) = self.max_tokens {
-            if words.len() > max as usize {
-                words.truncate(max as usize);
-                finish = Finish::Length;
-            }
+        if let Some(max) = self.max_tokens
+            && words.len() > max as usize
+        {
+            words.truncate(max as usize);
+            finish = Finish::Length;
         }
         Output::Text {
             pieces: words,
