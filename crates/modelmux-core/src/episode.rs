@@ -105,9 +105,18 @@ pub fn resolve(
     Ok(issue())
 }
 
-/// A fresh episode id: a UUIDv7.
+/// A fresh episode id: a UUIDv7 (Unix milliseconds, then 74 random bits). The random part
+/// comes from `fastrand`, as `RequestId`'s does: no system call on the request path, and ids
+/// are names, not secrets (what a tenant stored only that tenant reads).
 pub fn issue() -> String {
-    uuid::Uuid::now_v7().to_string()
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let mut random = [0u8; 10];
+    fastrand::fill(&mut random);
+    let id = uuid::Builder::from_unix_timestamp_millis(ms, &random).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    id.hyphenated().encode_lower(&mut buf).to_owned()
 }
 
 /// The client's `x-modelmux-request-id`, checked; `None` when it sent none.
@@ -189,5 +198,13 @@ mod tests {
         let id = issue();
         let u = uuid::Uuid::parse_str(&id).unwrap();
         assert_eq!(u.get_version_num(), 7);
+        assert_eq!(u.get_variant(), uuid::Variant::RFC4122);
+        let (secs, _) = u.get_timestamp().unwrap().to_unix();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(now.abs_diff(secs) < 5);
+        assert_ne!(issue(), id);
     }
 }

@@ -370,6 +370,21 @@ async fn records_keep_the_episode_and_its_turns() {
     let r = stored(&g, &ours(&resp)).await;
     assert_eq!(r.episode_id.as_deref(), Some(issued.as_str()));
     assert_eq!(r.episode_turn, Some(2));
+    // Responses: a `previous_response_id` chain counts the earlier turns.
+    let resp = send(
+        &g.gw,
+        Format::Responses,
+        &Format::Responses.body("r", false),
+        &[],
+    )
+    .await;
+    let first = json_of(resp).await["id"].as_str().unwrap().to_owned();
+    let mut body = Format::Responses.body("r", false);
+    body["previous_response_id"] = json!(first);
+    let resp = send(&g.gw, Format::Responses, &body, &[(EPISODE, "resp-chain")]).await;
+    assert_eq!(resp.status(), 200);
+    let r = stored(&g, &ours(&resp)).await;
+    assert_eq!(r.episode_turn, Some(2));
     // An error answer is recorded with its episode too.
     let resp = send(
         &g.gw,
