@@ -2,7 +2,7 @@
 //! client does not send `x-modelmux-episode` (which always wins), in the order tried. Each
 //! alias is `header:<name>` (a request header), `metadata:<key>` (a string in the body's
 //! `metadata`, any of the three formats) or `conversation` (the Responses API's
-//! `conversation`, a string or an object with `id`). `crate::episode` reads them.
+//! `conversation`, a string or an object with `id`). The `episode` module reads them.
 //!
 //! ```toml
 //! [episodes]
