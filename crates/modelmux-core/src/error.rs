@@ -60,6 +60,9 @@ pub enum GatewayError {
     Deadline { attempts: Vec<Attempt> },
     #[error("{0}")]
     Internal(String),
+    /// The client's `x-modelmux-request-id` was used before by the same tenant (409).
+    #[error("The request id {0:?} was already used; send a new x-modelmux-request-id.")]
+    DuplicateRequestId(String),
     /// A virtual key's rate limit or budget refused the request.
     #[error("{}", .0.message())]
     Limit(crate::keys::LimitError),
@@ -73,7 +76,8 @@ impl GatewayError {
             | Self::ModelNotFound { .. }
             | Self::NotFound(_)
             | Self::MethodNotAllowed
-            | Self::PayloadTooLarge { .. } => ErrorSource::Client,
+            | Self::PayloadTooLarge { .. }
+            | Self::DuplicateRequestId(_) => ErrorSource::Client,
             Self::NoProviders { .. } | Self::Internal(_) => ErrorSource::Gateway,
             Self::Limit(_) => ErrorSource::Client,
             Self::Upstream { .. } | Self::AllFailed { .. } | Self::Deadline { .. } => {
@@ -102,6 +106,7 @@ impl GatewayError {
             Self::AllFailed { attempts, .. } => all_failed_status(attempts),
             Self::Deadline { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DuplicateRequestId(_) => StatusCode::CONFLICT,
             Self::Limit(e) => e.status(),
         }
     }
@@ -137,6 +142,7 @@ impl GatewayError {
             Self::NoProviders { .. } => "no_providers".into(),
             Self::MethodNotAllowed => "method_not_allowed".into(),
             Self::Internal(_) => "internal".into(),
+            Self::DuplicateRequestId(_) => "duplicate_request_id".into(),
             Self::Limit(e) => e.code().into(),
         }
     }
@@ -270,6 +276,12 @@ impl GatewayError {
                 Some("deadline_exceeded"),
             ),
             Self::Internal(m) => ErrorBody::new(m.clone(), "server_error", None, None),
+            Self::DuplicateRequestId(_) => ErrorBody::new(
+                self.to_string(),
+                "invalid_request_error",
+                Some("x-modelmux-request-id"),
+                Some("duplicate_request_id"),
+            ),
             Self::Limit(e) => ErrorBody::new(e.message(), e.error_type(), None, Some(e.code())),
         }
     }
@@ -334,7 +346,7 @@ fn anthropic_typed(kind: &str, message: &str) -> String {
 /// `{"type":"error","error":{"type","message"}}`, with the Anthropic error type for `status`.
 pub fn anthropic_body(status: StatusCode, message: &str) -> String {
     let kind = match status.as_u16() {
-        400 | 405 | 422 => "invalid_request_error",
+        400 | 405 | 409 | 422 => "invalid_request_error",
         401 => "authentication_error",
         402 => "billing_error",
         403 => "permission_error",

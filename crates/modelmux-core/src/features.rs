@@ -1,6 +1,6 @@
 //! Request features, computed once per request from the decoded body, the headers and the
 //! client key: the token estimate, requested output, modalities, tools and tool_choice,
-//! output format, reasoning, streaming, message count, metadata and tags (`metadata.tags`
+//! output format, reasoning, streaming, message count, the episode turn, metadata and tags (`metadata.tags`
 //! and the `x-modelmux-tags` header), key and team, and the intent label. Policy rules read
 //! them as CEL variables through `VariableResolver`, which converts only the variables a rule
 //! actually references (and `policy` reads them directly); explain shows them as JSON.
@@ -32,6 +32,7 @@ pub const VARIABLES: &[&str] = &[
     "team",
     "intent",
     "budget_remaining",
+    "episode_turn",
 ];
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -58,6 +59,8 @@ pub struct Features {
     pub intent: Option<String>,
     /// Remaining budget of the key in USD, when it has one.
     pub budget_remaining: Option<f64>,
+    /// Which request of its episode this is, 1 for the first (`episode::turn`).
+    pub episode_turn: u64,
     /// Output tokens the chosen route's answers are expected to take (`cost::OutputStats`);
     /// what cost estimates assume. Not a rule variable.
     pub expected_output: u64,
@@ -104,6 +107,7 @@ impl Features {
             team: None,
             intent: None,
             budget_remaining: None,
+            episode_turn: u64::from(crate::episode::turn(summary)),
             expected_output: crate::cost::DEFAULT_EXPECTED_OUTPUT,
         }
     }
@@ -131,6 +135,7 @@ impl VariableResolver for Features {
                 None => CowVal::owned(CelNull),
             },
             "messages" => int(self.messages),
+            "episode_turn" => int(self.episode_turn),
             "images" => CowVal::owned(CelBool::from(self.images)),
             "tools" => CowVal::owned(CelBool::from(self.tools)),
             "tool_choice" => CowVal::owned(CelString::from(self.tool_choice)),

@@ -1,5 +1,5 @@
 //! modelmux-core: the gateway as a library. A request passes `http` (accept and read),
-//! `auth` (who is calling), `ingress` (decode), then the `pipeline`: `routing` (which
+//! `auth` (who is calling), `ingress` (decode), then the `pipeline`: the `episode` (and the client's request id), `routing` (which
 //! candidates, with which retry settings), the key's admission (`keys`, priced by `cost`),
 //! `dispatch` (attempts, retries, fallback, stream commit) over `providers` (one pooled call
 //! per attempt), the answer through `http::respond`, and the record (`records`). `serve` is the one entry point for the binary and for
@@ -11,6 +11,7 @@ pub mod config;
 pub mod cost;
 pub mod decision;
 pub mod dispatch;
+pub mod episode;
 pub mod error;
 pub mod features;
 pub mod health;

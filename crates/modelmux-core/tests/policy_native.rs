@@ -136,6 +136,7 @@ fn features() -> impl Strategy<Value = Features> {
             prop::option::of(word()),
             prop::option::of(budget),
         ),
+        prop::sample::select(vec![0u64, 1, 2, 3, 1000, u64::MAX]),
     )
         .prop_map(
             |(
@@ -145,6 +146,7 @@ fn features() -> impl Strategy<Value = Features> {
                 tags,
                 metadata,
                 (key, team, intent, budget_remaining),
+                episode_turn,
             )| Features {
                 requested,
                 format: "openai_chat",
@@ -166,6 +168,7 @@ fn features() -> impl Strategy<Value = Features> {
                 team,
                 intent,
                 budget_remaining,
+                episode_turn,
                 expected_output: 1024,
             },
         )
@@ -195,6 +198,7 @@ fn typical_rules_are_answered_natively() {
         key: Some("k1".into()),
         intent: Some("billing".into()),
         budget_remaining: Some(2.5),
+        episode_turn: 3,
         expected_output: 1024,
         ..Features::default()
     };
@@ -218,6 +222,8 @@ fn typical_rules_are_answered_natively() {
         (r#"intent in ["billing", "refund"]"#, true),
         ("size(tags) == 2 && tags.size() >= 1u", true),
         ("budget_remaining < 5 && budget_remaining > 1.0", true),
+        ("episode_turn == 1", false),
+        ("episode_turn > 1 && episode_turn <= 3u", true),
         (
             r#"team == null && key != null && requested.endsWith("port")"#,
             true,

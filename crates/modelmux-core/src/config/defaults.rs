@@ -249,6 +249,7 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
         header_routes: Vec::new(),
         store: Default::default(),
         keys: Default::default(),
+        episodes: Default::default(),
         disabled,
         source: ConfigSource::Embedded,
     };

@@ -1,7 +1,7 @@
 //! Configuration: the TOML contract of DESIGN.md, read raw (`raw`), interpolated
 //! (`interpolate`), then validated into the typed `Config` (`validate`, with
 //! `validate::providers` for `[providers.*]`) with every error naming its exact path. The
-//! `[store]` and `[keys]` sections live here too (`store`, `keys`). Without a file,
+//! `[store]`, `[keys]` and `[episodes]` sections live here too (`store`, `keys`, `episodes`). Without a file,
 //! `defaults` builds the embedded default from the provider keys found in the environment.
 //!
 //! `config` imports nothing from the rest of the crate but the leaves `ids`, `secret` and
@@ -12,6 +12,7 @@
 
 mod defaults;
 pub(crate) mod duration;
+pub mod episodes;
 pub(crate) mod interpolate;
 #[cfg(test)]
 mod isolation;
@@ -47,6 +48,8 @@ pub struct Config {
     pub header_routes: Vec<String>,
     pub store: store::StoreConfig,
     pub keys: keys::KeysConfig,
+    /// Where episode ids come from (`[episodes]`).
+    pub episodes: episodes::EpisodesConfig,
     /// Providers that are known but not usable, with the reason (a missing key, say).
     pub disabled: Vec<(ProviderId, String)>,
     pub source: ConfigSource,

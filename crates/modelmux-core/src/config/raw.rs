@@ -34,6 +34,9 @@ pub struct RawConfig {
     /// Virtual keys, budgets and rate limits (see `config::keys`).
     #[serde(default)]
     pub keys: super::keys::RawKeysConfig,
+    /// Where episode ids come from (see `config::episodes`).
+    #[serde(default)]
+    pub episodes: super::episodes::RawEpisodesConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -41,6 +41,7 @@ pub(crate) async fn accept(
     let started = std::time::Instant::now();
     let meta = respond::Meta {
         request_id: Some(unrecorded::request_id(id)),
+        tenant: Some(caller.tenant().to_string()),
         ..Default::default()
     };
     let decoded = match read_body(&headers, body, state.config.server.max_body_bytes).await {

@@ -1,5 +1,5 @@
-//! Building responses: the `x-modelmux-*` headers every answer carries (request id, route,
-//! target, attempts) and the one function that turns a `GatewayError` into a response in the
+//! Building responses: the `x-modelmux-*` headers every answer carries (request id, episode,
+//! route, target, attempts) and the one function that turns a `GatewayError` into a response in the
 //! client's wire format.
 
 use axum::body::Body;
@@ -18,6 +18,9 @@ pub const UPSTREAM_REQUEST_ID: HeaderName =
 pub const ALIAS: HeaderName = HeaderName::from_static("x-modelmux-alias");
 pub const CLAMPED: HeaderName = HeaderName::from_static("x-modelmux-clamped");
 pub const DECISION: HeaderName = HeaderName::from_static("x-modelmux-decision");
+pub const EPISODE: HeaderName = crate::episode::EPISODE;
+/// The gateway's own request id, when `x-modelmux-request-id` carries the client's.
+pub const GATEWAY_REQUEST_ID: HeaderName = HeaderName::from_static("x-modelmux-gateway-request-id");
 
 /// The error kind of an error response, for the record `unrecorded` writes.
 #[derive(Debug, Clone)]
@@ -44,6 +47,14 @@ pub struct Meta {
     pub team: Option<String>,
     /// A soft budget cap the key has passed.
     pub budget_warning: Option<String>,
+    /// The request's episode (`crate::episode`), once known.
+    pub episode: Option<String>,
+    /// Which request of its episode this is (`episode::turn`).
+    pub episode_turn: Option<u32>,
+    /// The client's own `x-modelmux-request-id`, once accepted (echoed instead of ours).
+    pub client_request_id: Option<String>,
+    /// The caller's tenant (`Caller::tenant`), for the record.
+    pub tenant: Option<String>,
 }
 
 impl Meta {
@@ -53,8 +64,17 @@ impl Meta {
                 h.insert(name, v);
             }
         };
-        if let Some(id) = &self.request_id {
-            put(REQUEST_ID, id.as_str());
+        match (&self.client_request_id, &self.request_id) {
+            (Some(client), Some(ours)) => {
+                put(REQUEST_ID, client);
+                put(GATEWAY_REQUEST_ID, ours.as_str());
+            }
+            (Some(client), None) => put(REQUEST_ID, client),
+            (None, Some(ours)) => put(REQUEST_ID, ours.as_str()),
+            (None, None) => {}
+        }
+        if let Some(e) = &self.episode {
+            put(EPISODE, e);
         }
         if let Some(r) = &self.route {
             put(ROUTE, r);
@@ -87,7 +107,7 @@ pub fn json(status: StatusCode, body: impl Into<Body>, meta: &Meta) -> Response 
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     // Room for the content type and every `x-modelmux-*` header at once (no regrowth).
-    resp.headers_mut().reserve(12);
+    resp.headers_mut().reserve(14);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

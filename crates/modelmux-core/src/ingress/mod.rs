@@ -26,6 +26,8 @@ pub struct Summary {
     pub max_output_tokens: Option<u64>,
     pub estimated_input_tokens: u64,
     pub message_count: usize,
+    /// Assistant messages in the conversation sent (what `episode::turn` counts).
+    pub assistant_turns: usize,
     pub has_tools: bool,
     pub has_images: bool,
     pub tool_choice: Option<&'static str>,
@@ -74,6 +76,7 @@ impl Inbound {
             include_usage: s.include_usage,
             max_output_tokens: s.max_output_tokens,
             message_count: s.message_count,
+            assistant_turns: s.assistant_count,
             has_tools: s.has_tools,
             has_images: s.has_images,
             tool_choice: s.tool_choice,
@@ -230,6 +233,11 @@ pub fn summarise(req: &ChatRequest) -> Summary {
         max_output_tokens: req.max_tokens,
         estimated_input_tokens: modelmux_wire::tokens::estimate_input_tokens(req),
         message_count: req.messages.len(),
+        assistant_turns: req
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .count(),
         has_tools: !req.tools.is_empty(),
         has_images,
     }

@@ -120,6 +120,8 @@ impl Trail {
         tracing::info!(
             target: "modelmux::access",
             request_id = m.request_id.as_ref().map_or("", |r| r.as_str()),
+            client_request_id = m.client_request_id.as_deref().unwrap_or(""),
+            episode = m.episode.as_deref().unwrap_or(""),
             format = self.format.name(),
             route = m.route.as_deref().unwrap_or(""),
             target = m.target.as_deref().unwrap_or(""),

@@ -2,6 +2,8 @@
 //! it. The handler builds a `RequestCtx` and calls `run`, which passes it through the stages,
 //! each in a module named for it:
 //!
+//! 0. `crate::episode` — the episode id and turn, and the client's own request id (a
+//!    duplicate of this tenant's is refused before anything else happens);
 //! 1. `decide` — the routing decision (rules, capability filter, health, strategy) and the
 //!    caller's allowed routes;
 //! 2. `admission` — the key's rate limits and budget: the expected cost of the priciest
@@ -74,8 +76,11 @@ impl RequestCtx {
     }
 }
 
-/// Answers a decoded request: decide → admission → dispatch and respond → finish.
+/// Answers a decoded request: episode → decide → admission → dispatch and respond → finish.
 pub async fn run(mut ctx: RequestCtx) -> Response {
+    if let Err(e) = crate::episode::begin(&mut ctx).await {
+        return ctx.trail.fail(e, Vec::new());
+    }
     let decided = match decide::decide(&mut ctx) {
         Ok(d) => d,
         Err(e) => return ctx.trail.fail(e, Vec::new()),

@@ -1,5 +1,5 @@
 //! Building the record of a request and handing it to the writer: who asked (format, key,
-//! team), how it was routed (route, rule, decision), every attempt, the answer's status,
+//! team, tenant, episode and turn, the client's request id), how it was routed (route, rule, decision), every attempt, the answer's status,
 //! tokens and cost (priced from the answering target's catalog entry), and how a stream
 //! ended. Called once per request, answered or not; the writer never blocks.
 
@@ -40,6 +40,10 @@ pub fn send(
     r.client_format = format.name().to_owned();
     r.key = meta.key.clone();
     r.team = meta.team.clone();
+    r.tenant = meta.tenant.clone();
+    r.episode_id = meta.episode.clone();
+    r.episode_turn = meta.episode_turn;
+    r.client_request_id = meta.client_request_id.clone();
     r.route = meta.route.clone().unwrap_or_default();
     r.rule = meta.rule.clone();
     r.decision = meta.decision.clone().unwrap_or_default();

@@ -31,6 +31,7 @@ fn var(name: &str) -> Option<Var> {
         "team" => Var::Team,
         "intent" => Var::Intent,
         "budget_remaining" => Var::BudgetRemaining,
+        "episode_turn" => Var::EpisodeTurn,
         _ => return None,
     })
 }

@@ -63,6 +63,7 @@ fn var(v: Var, f: &Features) -> V<'_> {
         Var::Team => opt_str(f.team.as_deref()),
         Var::Intent => V::Str(f.intent.as_deref().unwrap_or("")),
         Var::BudgetRemaining => f.budget_remaining.map_or(V::Null, V::Double),
+        Var::EpisodeTurn => int(f.episode_turn),
     }
 }
 

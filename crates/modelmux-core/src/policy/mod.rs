@@ -37,6 +37,7 @@ pub enum Var {
     Team,
     Intent,
     BudgetRemaining,
+    EpisodeTurn,
 }
 
 /// A scalar literal of the expression.

@@ -6,7 +6,7 @@ use super::record::Record;
 use super::store::StoreError;
 
 /// Column names in insert order (the tables of both backends use them).
-pub(crate) const NAMES: [&str; 23] = [
+pub(crate) const NAMES: [&str; 27] = [
     "request_id",
     "time_ms",
     "key_id",
@@ -30,6 +30,10 @@ pub(crate) const NAMES: [&str; 23] = [
     "catalog_version",
     "stream_completed",
     "body",
+    "tenant",
+    "episode_id",
+    "episode_turn",
+    "client_request_id",
 ];
 
 /// One record as column values.
@@ -57,6 +61,10 @@ pub(crate) struct Row<'a> {
     pub catalog_version: Option<&'a str>,
     pub stream_completed: Option<bool>,
     pub body: String,
+    pub tenant: Option<&'a str>,
+    pub episode_id: Option<&'a str>,
+    pub episode_turn: Option<i32>,
+    pub client_request_id: Option<&'a str>,
 }
 
 fn big(n: u64) -> i64 {
@@ -90,6 +98,10 @@ impl<'a> Row<'a> {
             catalog_version: r.catalog_version.as_deref(),
             stream_completed: r.stream.as_ref().map(|s| s.completed),
             body,
+            tenant: r.tenant.as_deref(),
+            episode_id: r.episode_id.as_deref(),
+            episode_turn: r.episode_turn.map(|t| i32::try_from(t).unwrap_or(i32::MAX)),
+            client_request_id: r.client_request_id.as_deref(),
         })
     }
 }

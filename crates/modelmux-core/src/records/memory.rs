@@ -41,7 +41,15 @@ impl Store for MemoryStore {
         Box::pin(async move {
             self.with(|m| {
                 for r in batch {
-                    m.entry(r.request_id.clone()).or_insert_with(|| r.clone());
+                    // As the SQL stores' unique index: a client id is kept once per tenant.
+                    let taken = r.client_request_id.as_deref().is_some_and(|id| {
+                        m.values().any(|o| {
+                            o.tenant == r.tenant && o.client_request_id.as_deref() == Some(id)
+                        })
+                    });
+                    if !taken {
+                        m.entry(r.request_id.clone()).or_insert_with(|| r.clone());
+                    }
                 }
             });
             Ok(())
@@ -66,5 +74,16 @@ impl Store for MemoryStore {
 
     fn get<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<Record>> {
         Box::pin(async move { Ok::<_, StoreError>(self.with(|m| m.get(request_id).cloned())) })
+    }
+
+    fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            Ok(self.with(|m| {
+                m.values().any(|r| {
+                    r.tenant.as_deref() == Some(tenant)
+                        && r.client_request_id.as_deref() == Some(id)
+                })
+            }))
+        })
     }
 }

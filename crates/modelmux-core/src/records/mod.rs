@@ -15,6 +15,7 @@
 //! sink cloned into the state and one `sink.send(record)` per request once its answer (or
 //! stream) has ended, and `writer.shutdown().await` after the server has drained.
 
+pub mod client_ids;
 mod columns;
 /// The `[store]` section, owned by `config` (`config::store`); kept here under its old path.
 pub use crate::config::store as config;

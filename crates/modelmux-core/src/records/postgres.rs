@@ -1,6 +1,7 @@
 //! The PostgreSQL store, for several gateway instances writing to one place. One pipelined
 //! connection (tokio-postgres) is shared by every call and reopened when it drops; a batch
-//! is one `INSERT ... SELECT FROM UNNEST(...)` statement, so it is atomic and one round trip.
+//! is one `INSERT ... SELECT FROM UNNEST(...)` statement, so it is atomic and one round trip;
+//! a row that breaks any unique index (request id, or tenant and client request id) is skipped.
 //! Migrations run on their own connection inside a transaction under an advisory lock, so
 //! instances starting together apply each step once. `[store] schema` puts the tables in a
 //! schema of their own (tests use one per run).
@@ -55,15 +56,24 @@ const MIGRATIONS: &[&str] = &[
         input_items TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS responses_expires ON {s}responses (expires_ms);",
+    // Episodes and client request ids (`crate::episode`); a client id once per tenant.
+    "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tenant TEXT;
+    ALTER TABLE {t} ADD COLUMN IF NOT EXISTS episode_id TEXT;
+    ALTER TABLE {t} ADD COLUMN IF NOT EXISTS episode_turn INTEGER;
+    ALTER TABLE {t} ADD COLUMN IF NOT EXISTS client_request_id TEXT;
+    CREATE INDEX IF NOT EXISTS records_episode ON {t} (episode_id);
+    CREATE UNIQUE INDEX IF NOT EXISTS records_client_request_id
+        ON {t} (tenant, client_request_id);",
 ];
 
 /// Any constant: the advisory lock key that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x006d_6d78_5f72_6563;
 
 /// The Postgres type of each column in `columns::NAMES` order, for the UNNEST arrays.
-const ARRAY_TYPES: [&str; 23] = [
+const ARRAY_TYPES: [&str; 27] = [
     "text", "int8", "text", "text", "text", "text", "text", "text", "int4", "text", "bool", "int4",
     "int8", "int8", "int8", "int8", "int8", "int8", "int8", "float8", "text", "bool", "text",
+    "text", "text", "int4", "text",
 ];
 
 pub struct PostgresStore {
@@ -150,7 +160,7 @@ impl PostgresStore {
             .collect();
         let insert_sql = format!(
             "INSERT INTO {table} ({cols}) SELECT {select} FROM UNNEST({casts}) AS u({cols}) \
-             ON CONFLICT (request_id) DO NOTHING",
+             ON CONFLICT DO NOTHING",
             cols = NAMES.join(", "),
             select = select.join(", "),
             casts = casts.join(", "),
@@ -288,6 +298,10 @@ impl PostgresStore {
         let catalog = col!(|r| r.catalog_version);
         let completed = col!(|r| r.stream_completed);
         let body = col!(|r| r.body.as_str());
+        let tenant = col!(|r| r.tenant);
+        let episode_id = col!(|r| r.episode_id);
+        let episode_turn = col!(|r| r.episode_turn);
+        let client_request_id = col!(|r| r.client_request_id);
         let client = self.client().await?;
         client
             .execute(
@@ -316,6 +330,10 @@ impl PostgresStore {
                     &catalog,
                     &completed,
                     &body,
+                    &tenant,
+                    &episode_id,
+                    &episode_turn,
+                    &client_request_id,
                 ],
             )
             .await
@@ -400,6 +418,23 @@ impl Store for PostgresStore {
                     columns::decode(&body).map(Some)
                 }
             }
+        })
+    }
+
+    fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let row = client
+                .query_opt(
+                    &format!(
+                        "SELECT 1 FROM {} WHERE tenant = $1 AND client_request_id = $2",
+                        self.table
+                    ),
+                    &[&tenant, &id],
+                )
+                .await
+                .map_err(query_err)?;
+            Ok(row.is_some())
         })
     }
 }

@@ -1,4 +1,5 @@
-//! The record of one request: who asked (key, team), how it was routed (route, rule, the
+//! The record of one request: who asked (key, team, tenant; episode and turn; the client's
+//! own request id), how it was routed (route, rule, the
 //! compact decision), every attempt the dispatcher made, what answered, the tokens, the cost
 //! and the catalog version that priced it, and how a stream ended. The lead fills one on the
 //! request path and hands it to `RecordSink::send`; the writer stores it as written here.
@@ -64,6 +65,19 @@ pub struct Record {
     /// writer before anything reaches a disk.
     #[serde(default)]
     pub capture: Option<Capture>,
+    /// The caller's tenant (`Caller::tenant`: `open`, `master`, `key:<id>`).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The episode the request belongs to (`crate::episode`), once it was known.
+    #[serde(default)]
+    pub episode_id: Option<String>,
+    /// Which request of its episode this is (1 for the first).
+    #[serde(default)]
+    pub episode_turn: Option<u32>,
+    /// The client's own `x-modelmux-request-id`, unique per tenant; `None` when it sent none
+    /// (and on the 409 that refused a duplicate, so the first keeps it).
+    #[serde(default)]
+    pub client_request_id: Option<String>,
 }
 
 /// One upstream call.
@@ -165,6 +179,10 @@ impl Record {
             catalog_version: None,
             stream: None,
             capture: None,
+            tenant: None,
+            episode_id: None,
+            episode_turn: None,
+            client_request_id: None,
         }
     }
 

@@ -52,6 +52,14 @@ const MIGRATIONS: &[&str] = &[
         input_items TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS responses_expires ON responses (expires_ms);",
+    // Episodes and client request ids (`crate::episode`); a client id once per tenant.
+    "ALTER TABLE records ADD COLUMN tenant TEXT;
+    ALTER TABLE records ADD COLUMN episode_id TEXT;
+    ALTER TABLE records ADD COLUMN episode_turn INTEGER;
+    ALTER TABLE records ADD COLUMN client_request_id TEXT;
+    CREATE INDEX IF NOT EXISTS records_episode ON records (episode_id);
+    CREATE UNIQUE INDEX IF NOT EXISTS records_client_request_id
+        ON records (tenant, client_request_id);",
 ];
 
 pub struct SqliteStore {
@@ -182,6 +190,10 @@ fn insert(conn: &mut Connection, rows: &[Row<'_>]) -> Result<(), StoreError> {
                 r.catalog_version,
                 r.stream_completed,
                 r.body,
+                r.tenant,
+                r.episode_id,
+                r.episode_turn,
+                r.client_request_id,
             ])
             .map_err(query_err)?;
             // Let a woken request-path thread have the core between rows: where the two
@@ -262,6 +274,20 @@ impl Store for SqliteStore {
                 .optional()
                 .map_err(query_err)?;
             body.as_deref().map(columns::decode).transpose()
+        }))
+    }
+
+    fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool> {
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        Box::pin(self.with(move |conn| {
+            conn.query_row(
+                "SELECT 1 FROM records WHERE tenant = ?1 AND client_request_id = ?2",
+                [&tenant, &id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(query_err)
         }))
     }
 }

@@ -1,6 +1,6 @@
 //! The `Store` trait every backend implements (SQLite, PostgreSQL, memory), its error type,
 //! and the boxed-future shim that lets the writer and the gateway hold an `Arc<dyn Store>`.
-//! Writes are idempotent by request id: a batch written twice (a replayed spill, a write that
+//! Writes are idempotent by request id (and a client request id is stored once per tenant): a batch written twice (a replayed spill, a write that
 //! timed out after it committed) stores each record once.
 
 use std::future::Future;
@@ -33,6 +33,9 @@ pub trait Store: Send + Sync {
 
     /// One record by request id, as it was written.
     fn get<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<Record>>;
+
+    /// Whether a record of `tenant` carries the client request id `id` (an indexed lookup).
+    fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool>;
 }
 
 /// Why a store call failed. Every variant is the gateway's side (never the client's); the

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::client_ids::ClientIds;
 use super::config::StoreConfig;
 use super::record::Record;
 use super::redact::redact;
@@ -116,6 +117,8 @@ impl Shared {
 pub struct RecordSink {
     tx: Option<mpsc::Sender<Record>>,
     shared: Arc<Shared>,
+    /// Client request ids taken (recent ones here, older ones in the store).
+    client_ids: Arc<ClientIds>,
 }
 
 impl RecordSink {
@@ -136,6 +139,11 @@ impl RecordSink {
         }
     }
 
+    /// Claims a client request id for `tenant` (see `client_ids`): `false` for a duplicate.
+    pub async fn claim_client_id(&self, tenant: &str, id: &str) -> bool {
+        self.client_ids.claim(tenant, id).await
+    }
+
     /// A sink that drops every record (for tests and setups without records).
     pub fn discard() -> Self {
         Self {
@@ -145,6 +153,7 @@ impl RecordSink {
                 redact: Vec::new(),
                 counters: Counters::default(),
             }),
+            client_ids: Arc::new(ClientIds::new(None, Duration::ZERO)),
         }
     }
 
@@ -176,6 +185,10 @@ impl RecordWriter {
         });
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let (stop_tx, stop_rx) = oneshot::channel();
+        let client_ids = Arc::new(ClientIds::new(
+            Some(Arc::clone(&store)),
+            config.write_timeout,
+        ));
         let task = Task {
             store,
             rx,
@@ -191,6 +204,7 @@ impl RecordWriter {
         let sink = RecordSink {
             tx: Some(tx),
             shared: Arc::clone(&shared),
+            client_ids,
         };
         (
             RecordWriter {

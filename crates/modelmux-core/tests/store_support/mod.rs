@@ -246,4 +246,8 @@ impl Store for FlakyStore {
     fn get<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<Record>> {
         self.inner.get(request_id)
     }
+
+    fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool> {
+        self.inner.has_client_request_id(tenant, id)
+    }
 }

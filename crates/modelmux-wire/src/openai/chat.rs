@@ -54,6 +54,8 @@ pub struct ChatSummary {
     /// `max_completion_tokens`, or the deprecated `max_tokens`.
     pub max_output_tokens: Option<u64>,
     pub message_count: usize,
+    /// Messages with role `assistant`: the answers the conversation already holds.
+    pub assistant_count: usize,
     /// Characters of text content over all messages: the base of the token estimate.
     pub text_chars: usize,
     pub has_tools: bool,
@@ -203,9 +205,12 @@ impl ChatBody {
         let mut text_chars = 0;
         let mut has_images = false;
         let mut last_user: Option<usize> = None;
+        let mut assistant_count = 0;
         for (i, m) in messages.iter().enumerate() {
-            if m.role.as_ref().is_some_and(|r| r.as_str() == "user") {
-                last_user = Some(i);
+            match m.role.as_ref().map(|r| r.as_str()) {
+                Some("user") => last_user = Some(i),
+                Some("assistant") => assistant_count += 1,
+                _ => {}
             }
             match &m.content {
                 Some(StrOr::Str(t)) => text_chars += t.len(),
@@ -239,6 +244,7 @@ impl ChatBody {
             include_usage: f.include_usage,
             max_output_tokens: f.max_output_tokens,
             message_count: messages.len(),
+            assistant_count,
             text_chars,
             has_tools: f.has_tools,
             has_images,
@@ -314,6 +320,7 @@ mod tests {
         assert!(s.stream && s.include_usage && s.has_tools && s.has_images);
         assert_eq!(s.max_output_tokens, Some(7));
         assert_eq!(s.message_count, 4);
+        assert_eq!(s.assistant_count, 1);
         assert_eq!(s.text_chars, 9 + 4 + 1);
     }
 

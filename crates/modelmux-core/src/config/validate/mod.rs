@@ -311,6 +311,7 @@ pub(super) fn validate(
     }
     let store = super::store::validate(&raw.store, env, &mut issues.0);
     let keys = super::keys::validate(&raw.keys, env, &mut issues.0);
+    let episodes = super::episodes::validate(&raw.episodes, &mut issues.0);
     if !issues.0.is_empty() {
         return Err(ConfigError(issues.0));
     }
@@ -326,6 +327,7 @@ pub(super) fn validate(
         header_routes: raw.router.header_routes.clone(),
         store,
         keys,
+        episodes,
         disabled: Vec::new(),
         source,
     };
