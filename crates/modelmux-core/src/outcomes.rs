@@ -52,6 +52,10 @@ pub enum Per {
 /// What one record contributes.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RequestRow {
+    /// Whose request it is: feedback joins within the tenant only.
+    pub tenant: Option<String>,
+    /// The id the client knows the request by (its own `x-modelmux-request-id`, else the
+    /// gateway's): what feedback names.
     pub request_id: String,
     pub group: Option<String>,
     pub episode: Option<String>,
@@ -65,6 +69,7 @@ pub struct RequestRow {
 /// One feedback value, as stored (booleans as 0 or 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedbackValue {
+    pub tenant: Option<String>,
     pub request_id: Option<String>,
     pub episode_id: Option<String>,
     pub metric: String,
@@ -143,8 +148,8 @@ pub struct GroupOutcome {
     pub vs_baseline: Option<VsBaseline>,
 }
 
-/// The latest value per (unit key, metric).
-type Latest = HashMap<(String, String), (i64, Option<f64>)>;
+/// The latest value per (tenant, unit key, metric).
+type Latest = HashMap<(Option<String>, String, String), (i64, Option<f64>)>;
 
 fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest {
     let mut map: Latest = HashMap::new();
@@ -156,7 +161,7 @@ fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest {
         };
         let Some(key) = key else { continue };
         let slot = map
-            .entry((key.clone(), f.metric.clone()))
+            .entry((f.tenant.clone(), key.clone(), f.metric.clone()))
             .or_insert((i64::MIN, None));
         if f.time_ms >= slot.0 {
             *slot = (f.time_ms, f.value);
@@ -165,10 +170,12 @@ fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest {
     map
 }
 
-/// One group's units: a unit is a request, or an episode's requests in the group.
+/// One group's units: a unit is a request, or an episode's requests in the group (an
+/// episode belongs to one tenant).
 struct Unit<'a> {
     rows: Vec<&'a RequestRow>,
     episode: Option<&'a str>,
+    tenant: Option<&'a str>,
 }
 
 impl Unit<'_> {
@@ -235,6 +242,7 @@ fn units<'a>(rows: &[&'a RequestRow], per: Per) -> Vec<Unit<'a>> {
             .map(|r| Unit {
                 rows: vec![*r],
                 episode: r.episode.as_deref(),
+                tenant: r.tenant.as_deref(),
             })
             .collect(),
         Per::Episode => episodes(rows),
@@ -242,16 +250,16 @@ fn units<'a>(rows: &[&'a RequestRow], per: Per) -> Vec<Unit<'a>> {
 }
 
 fn episodes<'a>(rows: &[&'a RequestRow]) -> Vec<Unit<'a>> {
-    let mut map: BTreeMap<&str, Vec<&'a RequestRow>> = BTreeMap::new();
+    let mut map: BTreeMap<(Option<&str>, &str), Vec<&'a RequestRow>> = BTreeMap::new();
     for r in rows {
         // A request without an episode is an episode of its own.
-        map.entry(r.episode.as_deref().unwrap_or(r.request_id.as_str()))
-            .or_default()
-            .push(r);
+        let e = r.episode.as_deref().unwrap_or(r.request_id.as_str());
+        map.entry((r.tenant.as_deref(), e)).or_default().push(r);
     }
     map.into_iter()
-        .map(|(e, rows)| Unit {
+        .map(|((tenant, e), rows)| Unit {
             episode: Some(e),
+            tenant,
             rows,
         })
         .collect()
@@ -346,9 +354,10 @@ fn group(
 /// A unit's value of `m`: the episode's for an episode unit; for a request-level metric on
 /// an episode unit, the mean of its requests' values.
 fn unit_value(u: &Unit<'_>, m: &MetricSpec, table: &Latest) -> Option<f64> {
+    let tenant = u.tenant.map(str::to_owned);
     let get = |key: &str| {
         table
-            .get(&(key.to_owned(), m.name.clone()))
+            .get(&(tenant.clone(), key.to_owned(), m.name.clone()))
             .and_then(|v| v.1)
     };
     if m.level == Level::Episode {

@@ -24,6 +24,7 @@ fn row(
     attempts: u32,
 ) -> RequestRow {
     RequestRow {
+        tenant: Some("key:k1".into()),
         request_id: id.into(),
         group: Some(group.into()),
         episode: ep.map(str::to_owned),
@@ -37,6 +38,7 @@ fn row(
 
 fn fb(req: Option<&str>, ep: Option<&str>, metric: &str, v: f64, t: i64) -> FeedbackValue {
     FeedbackValue {
+        tenant: Some("key:k1".into()),
         request_id: req.map(str::to_owned),
         episode_id: ep.map(str::to_owned),
         metric: metric.into(),
@@ -71,6 +73,15 @@ fn fixture() -> (Vec<RequestRow>, Vec<FeedbackValue>, Options) {
         fb(Some("r5"), None, "score", 0.8, 1),
         // Feedback for a request no record has (an orphan) joins nothing.
         fb(Some("r-unknown"), None, "score", 0.1, 1),
+        // Nor does another tenant's feedback naming the same ids.
+        FeedbackValue {
+            tenant: Some("key:other".into()),
+            ..fb(None, Some("e2"), "resolved", 1.0, 9)
+        },
+        FeedbackValue {
+            tenant: Some("key:other".into()),
+            ..fb(Some("r4"), None, "score", 1.0, 9)
+        },
     ];
     let opts = Options {
         metrics: vec![

@@ -41,15 +41,7 @@ impl Store for MemoryStore {
         Box::pin(async move {
             self.with(|m| {
                 for r in batch {
-                    // As the SQL stores' unique index: a client id is kept once per tenant.
-                    let taken = r.client_request_id.as_deref().is_some_and(|id| {
-                        m.values().any(|o| {
-                            o.tenant == r.tenant && o.client_request_id.as_deref() == Some(id)
-                        })
-                    });
-                    if !taken {
-                        m.entry(r.request_id.clone()).or_insert_with(|| r.clone());
-                    }
+                    m.entry(r.request_id.clone()).or_insert_with(|| r.clone());
                 }
             });
             Ok(())

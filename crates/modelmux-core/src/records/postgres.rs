@@ -1,7 +1,7 @@
 //! The PostgreSQL store, for several gateway instances writing to one place. One pipelined
 //! connection (tokio-postgres) is shared by every call and reopened when it drops; a batch
 //! is one `INSERT ... SELECT FROM UNNEST(...)` statement, so it is atomic and one round trip;
-//! a row that breaks any unique index (request id, or tenant and client request id) is skipped.
+//! a row whose request id is already stored is skipped (a replayed batch).
 //! Migrations run on their own connection inside a transaction under an advisory lock, so
 //! instances starting together apply each step once. `[store] schema` puts the tables in a
 //! schema of their own (tests use one per run).
@@ -56,13 +56,15 @@ const MIGRATIONS: &[&str] = &[
         input_items TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS responses_expires ON {s}responses (expires_ms);",
-    // Episodes and client request ids (`crate::episode`); a client id once per tenant.
+    // Episodes and client request ids (`crate::episode`). The client id index is not
+    // unique: the gateway refuses a duplicate before it answers, and a record is never
+    // dropped for one that raced past it on another instance.
     "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS tenant TEXT;
     ALTER TABLE {t} ADD COLUMN IF NOT EXISTS episode_id TEXT;
     ALTER TABLE {t} ADD COLUMN IF NOT EXISTS episode_turn INTEGER;
     ALTER TABLE {t} ADD COLUMN IF NOT EXISTS client_request_id TEXT;
     CREATE INDEX IF NOT EXISTS records_episode ON {t} (episode_id);
-    CREATE UNIQUE INDEX IF NOT EXISTS records_client_request_id
+    CREATE INDEX IF NOT EXISTS records_client_request_id
         ON {t} (tenant, client_request_id);",
 ];
 
@@ -160,7 +162,7 @@ impl PostgresStore {
             .collect();
         let insert_sql = format!(
             "INSERT INTO {table} ({cols}) SELECT {select} FROM UNNEST({casts}) AS u({cols}) \
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT (request_id) DO NOTHING",
             cols = NAMES.join(", "),
             select = select.join(", "),
             casts = casts.join(", "),
@@ -427,7 +429,7 @@ impl Store for PostgresStore {
             let row = client
                 .query_opt(
                     &format!(
-                        "SELECT 1 FROM {} WHERE tenant = $1 AND client_request_id = $2",
+                        "SELECT 1 FROM {} WHERE tenant = $1 AND client_request_id = $2 LIMIT 1",
                         self.table
                     ),
                     &[&tenant, &id],

@@ -52,13 +52,15 @@ const MIGRATIONS: &[&str] = &[
         input_items TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS responses_expires ON responses (expires_ms);",
-    // Episodes and client request ids (`crate::episode`); a client id once per tenant.
+    // Episodes and client request ids (`crate::episode`). The client id index is not
+    // unique: the gateway refuses a duplicate before it answers, and a record is never
+    // dropped for one that raced past it on another instance.
     "ALTER TABLE records ADD COLUMN tenant TEXT;
     ALTER TABLE records ADD COLUMN episode_id TEXT;
     ALTER TABLE records ADD COLUMN episode_turn INTEGER;
     ALTER TABLE records ADD COLUMN client_request_id TEXT;
     CREATE INDEX IF NOT EXISTS records_episode ON records (episode_id);
-    CREATE UNIQUE INDEX IF NOT EXISTS records_client_request_id
+    CREATE INDEX IF NOT EXISTS records_client_request_id
         ON records (tenant, client_request_id);",
 ];
 
@@ -281,7 +283,7 @@ impl Store for SqliteStore {
         let (tenant, id) = (tenant.to_owned(), id.to_owned());
         Box::pin(self.with(move |conn| {
             conn.query_row(
-                "SELECT 1 FROM records WHERE tenant = ?1 AND client_request_id = ?2",
+                "SELECT 1 FROM records WHERE tenant = ?1 AND client_request_id = ?2 LIMIT 1",
                 [&tenant, &id],
                 |_| Ok(()),
             )
