@@ -13,6 +13,7 @@ pub mod decision;
 pub mod dispatch;
 pub mod error;
 pub mod features;
+pub mod feedback;
 pub mod health;
 pub mod http;
 pub mod ids;

@@ -249,6 +249,8 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
         header_routes: Vec::new(),
         store: Default::default(),
         keys: Default::default(),
+        metrics: Vec::new(),
+        feedback: Default::default(),
         disabled,
         source: ConfigSource::Embedded,
     };

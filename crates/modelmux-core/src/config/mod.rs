@@ -12,6 +12,7 @@
 
 mod defaults;
 pub(crate) mod duration;
+pub mod feedback;
 pub(crate) mod interpolate;
 #[cfg(test)]
 mod isolation;
@@ -47,6 +48,10 @@ pub struct Config {
     pub header_routes: Vec<String>,
     pub store: store::StoreConfig,
     pub keys: keys::KeysConfig,
+    /// `[[metrics]]`: what `/v1/feedback` accepts.
+    pub metrics: Vec<feedback::Metric>,
+    /// `[feedback]`: the feedback token signer and lifetime.
+    pub feedback: feedback::FeedbackConfig,
     /// Providers that are known but not usable, with the reason (a missing key, say).
     pub disabled: Vec<(ProviderId, String)>,
     pub source: ConfigSource,

@@ -34,6 +34,12 @@ pub struct RawConfig {
     /// Virtual keys, budgets and rate limits (see `config::keys`).
     #[serde(default)]
     pub keys: super::keys::RawKeysConfig,
+    /// Quality signals clients may post to `/v1/feedback` (see `config::feedback`).
+    #[serde(default)]
+    pub metrics: Vec<super::feedback::RawMetric>,
+    /// Feedback tokens (see `config::feedback`).
+    #[serde(default)]
+    pub feedback: super::feedback::RawFeedbackConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]

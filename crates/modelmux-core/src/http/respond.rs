@@ -44,6 +44,11 @@ pub struct Meta {
     pub team: Option<String>,
     /// A soft budget cap the key has passed.
     pub budget_warning: Option<String>,
+    /// The episode (ticket, conversation) the request belongs to.
+    pub episode: Option<String>,
+    /// The signed token that lets this answer's feedback be posted without a key
+    /// (`feedback::token`), when `[feedback] secret` is set.
+    pub feedback_token: Option<String>,
 }
 
 impl Meta {
@@ -76,6 +81,9 @@ impl Meta {
         }
         if let Some(w) = &self.budget_warning {
             put(HeaderName::from_static("x-modelmux-budget-warning"), w);
+        }
+        if let Some(t) = &self.feedback_token {
+            put(crate::feedback::token::HEADER, t);
         }
         if let Some(u) = &self.upstream_request_id {
             h.insert(UPSTREAM_REQUEST_ID, u.clone());

@@ -61,6 +61,7 @@ impl RequestCtx {
             trail.meta.key = Some(k.id.clone());
             trail.meta.team = k.team.clone();
         }
+        crate::feedback::token::stamp(&trail.state.config, &caller, &mut trail.meta);
         Self {
             caller,
             inbound,

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio_postgres::{Client, NoTls};
 
 use super::columns::{self, NAMES, Row};
+use super::feedback::{self, Feedback, Subject};
 use super::record::{Record, to_unix_ms};
 use super::report::{GroupBy, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
@@ -55,6 +56,8 @@ const MIGRATIONS: &[&str] = &[
         input_items TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS responses_expires ON {s}responses (expires_ms);",
+    // Feedback (`records::feedback`).
+    super::feedback::POSTGRES_MIGRATION,
 ];
 
 /// Any constant: the advisory lock key that serialises migrations across instances.
@@ -401,5 +404,21 @@ impl Store for PostgresStore {
                 }
             }
         })
+    }
+
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()> {
+        Box::pin(feedback::postgres_write(self, batch))
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>> {
+        Box::pin(feedback::postgres_list(self, tenant, about))
+    }
+
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(feedback::postgres_orphans(self, tenant))
     }
 }

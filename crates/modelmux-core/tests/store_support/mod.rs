@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use modelmux_core::records::{
-    AttemptRecord, GroupBy, PostgresStore, Record, ReportRow, SqliteStore, Store, StoreError,
-    StoreFuture, Tokens,
+    AttemptRecord, Feedback, GroupBy, PostgresStore, Record, ReportRow, SqliteStore, Store,
+    StoreError, StoreFuture, Subject, Tokens,
 };
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -245,5 +245,36 @@ impl Store for FlakyStore {
 
     fn get<'a>(&'a self, request_id: &'a str) -> StoreFuture<'a, Option<Record>> {
         self.inner.get(request_id)
+    }
+
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            match self.mode() {
+                Mode::Ok => {
+                    self.writes.fetch_add(1, Ordering::SeqCst);
+                    self.inner.write_feedback(batch).await
+                }
+                Mode::Fail => {
+                    self.failures.fetch_add(1, Ordering::SeqCst);
+                    Err(StoreError::Unavailable("down on purpose".into()))
+                }
+                Mode::Hang => {
+                    self.failures.fetch_add(1, Ordering::SeqCst);
+                    std::future::pending().await
+                }
+            }
+        })
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>> {
+        self.inner.feedback(tenant, about)
+    }
+
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64> {
+        self.inner.feedback_orphans(tenant)
     }
 }

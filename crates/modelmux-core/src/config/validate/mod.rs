@@ -311,6 +311,8 @@ pub(super) fn validate(
     }
     let store = super::store::validate(&raw.store, env, &mut issues.0);
     let keys = super::keys::validate(&raw.keys, env, &mut issues.0);
+    let (metrics, feedback) =
+        super::feedback::validate(&raw.metrics, &raw.feedback, env, &mut issues.0);
     if !issues.0.is_empty() {
         return Err(ConfigError(issues.0));
     }
@@ -326,6 +328,8 @@ pub(super) fn validate(
         header_routes: raw.router.header_routes.clone(),
         store,
         keys,
+        metrics,
+        feedback,
         disabled: Vec::new(),
         source,
     };
