@@ -95,7 +95,7 @@ pub fn json(status: StatusCode, body: impl Into<Body>, meta: &Meta) -> Response 
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     // Room for the content type and every `x-modelmux-*` header at once (no regrowth).
-    resp.headers_mut().reserve(12);
+    resp.headers_mut().reserve(13);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
