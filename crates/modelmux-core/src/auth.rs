@@ -13,6 +13,11 @@
 //!   checked by `admin_layer`, which the admin router carries so it holds wherever the
 //!   router is mounted.
 //!
+//! One exception for browser widgets: `POST /v1/feedback` without any key but with a signed
+//! feedback token (`x-modelmux-feedback-token`, from the answer it is about) is let through
+//! as `Caller::Token`, whose tenant is the token's; the handler holds every item to the
+//! token's request and episode (`feedback::token`). A key, when one is sent, always wins.
+//!
 //! Keys are compared in constant time and never logged. Every caller has a `Tenant`: what it
 //! stores (responses, feedback) only that tenant reads.
 
@@ -57,6 +62,9 @@ pub enum Caller {
     Admin,
     /// A virtual key, within its allowed routes, limits and budgets.
     Key(Box<KeyInfo>),
+    /// A feedback token, on `POST /v1/feedback` only: feedback about one request (and its
+    /// episode), for the tenant that made the request.
+    Token(Box<crate::feedback::token::Grant>),
 }
 
 /// Whose data a stored item is: `open`, `master`, `admin` or `key:<key id>` (the id, not
@@ -88,6 +96,7 @@ impl Caller {
             Self::Master => "master".to_owned(),
             Self::Admin => "admin".to_owned(),
             Self::Key(k) => format!("key:{}", k.id),
+            Self::Token(g) => g.tenant.clone(),
         })
     }
 
@@ -154,6 +163,31 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Calle
     ))
 }
 
+/// The only path a feedback token opens.
+pub const FEEDBACK_PATH: &str = "/v1/feedback";
+
+/// A `/v1/feedback` caller holding no key but a feedback token: the token's grant, or why
+/// not (malformed, forged, expired, tokens off), as a 401.
+fn authenticate_token(state: &AppState, token: &str) -> Result<Caller, GatewayError> {
+    use crate::feedback::token::TokenError;
+    let signer = crate::feedback::token::Signer::of(&state.config)
+        .ok_or_else(|| GatewayError::Unauthorized(TokenError::Disabled.to_string()))?;
+    signer
+        .verify(token, std::time::SystemTime::now())
+        .map(|g| Caller::Token(Box::new(g)))
+        .map_err(|e| GatewayError::Unauthorized(e.to_string()))
+}
+
+/// The feedback token of a key-less `/v1/feedback` request.
+fn feedback_token<'a>(path: &str, headers: &'a HeaderMap) -> Option<&'a str> {
+    if path != FEEDBACK_PATH || presented_key(headers).is_some_and(|k| !k.is_empty()) {
+        return None;
+    }
+    headers
+        .get(crate::feedback::token::HEADER)
+        .map(|v| v.to_str().unwrap_or(""))
+}
+
 /// The admin API's caller: the admin key, or why not.
 fn authenticate_admin(keys: &Keys, headers: &HeaderMap) -> Result<Caller, GatewayError> {
     if !keys.admin_enabled() {
@@ -179,7 +213,10 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     match access_of(req.uri().path()) {
         Access::Public | Access::Admin => next.run(req).await,
         Access::Client => {
-            let caller = authenticate(&state, req.headers()).await;
+            let caller = match feedback_token(req.uri().path(), req.headers()) {
+                Some(token) => authenticate_token(&state, token),
+                None => authenticate(&state, req.headers()).await,
+            };
             admit(caller, req, next, state.config.server.max_body_bytes).await
         }
     }

@@ -14,6 +14,7 @@ pub mod dispatch;
 pub mod episode;
 pub mod error;
 pub mod features;
+pub mod feedback;
 pub mod health;
 pub mod http;
 pub mod ids;

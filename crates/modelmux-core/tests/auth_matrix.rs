@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 const ADMIN: &str = "adm-secret-0123456789";
 const MASTER: &str = "mk-master-0123456789";
+const FEEDBACK: &str = "[feedback]\nsecret = \"feedback-secret-0123456789abcdef\"\n[[metrics]]\nname = \"thumbs\"\ntype = \"boolean\"\nlevel = \"request\"\noptimize = \"max\"\n";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Who {
@@ -49,6 +50,8 @@ enum Kind {
     Owned,
     /// The admin key only.
     Admin,
+    /// `POST /v1/feedback`: any client key (202), or a feedback token without a key.
+    Feedback,
 }
 
 struct Deployment {
@@ -60,6 +63,9 @@ struct Deployment {
     response_id: String,
     /// A key id the admin may revoke and rotate.
     spare_key: String,
+    /// The feedback token of the owner's stored response, and that answer's request id.
+    token: String,
+    token_request: String,
 }
 
 async fn create_key(gw: &modelmux_core::RunningGateway, name: &str) -> Value {
@@ -82,7 +88,7 @@ async fn deployment(masters: bool) -> Deployment {
         String::new()
     };
     let gw = gateway(&format!(
-        "{master_line}[keys]\nadmin_key = \"{ADMIN}\"\n{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n",
+        "{master_line}[keys]\nadmin_key = \"{ADMIN}\"\n{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{FEEDBACK}",
         providers(&[("a", &s)])
     ))
     .await;
@@ -106,6 +112,14 @@ async fn deployment(masters: bool) -> Deployment {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    let token = resp.headers()["x-modelmux-feedback-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let token_request = resp.headers()["x-modelmux-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let response_id = json_of(resp).await["id"].as_str().unwrap().to_owned();
     Deployment {
         gw,
@@ -114,6 +128,8 @@ async fn deployment(masters: bool) -> Deployment {
         masters,
         response_id,
         spare_key,
+        token,
+        token_request,
     }
 }
 
@@ -153,6 +169,12 @@ fn endpoints(d: &Deployment) -> Vec<Endpoint> {
         e("POST", "/responses", Some(&resp), Kind::Client),
         e("POST", "/v1/route/explain", Some(&chat), Kind::Client),
         e("GET", "/v1/health/targets", None, Kind::Client),
+        e(
+            "POST",
+            "/v1/feedback",
+            Some(&json!({"request_id": "req_any", "metric": "thumbs", "value": true})),
+            Kind::Feedback,
+        ),
         e("GET", "/v1/models", None, Kind::Client),
         e("GET", "/models", None, Kind::Client),
         e("GET", &format!("/v1/responses/{id}"), None, Kind::Owned),
@@ -196,6 +218,8 @@ fn expected(kind: Kind, who: Who) -> u16 {
         (Kind::Owned, Who::Owner) => 200,
         (Kind::Owned, Who::Other | Who::Master) => 404,
         (Kind::Owned, Who::Admin) => 401,
+        (Kind::Feedback, Who::Other | Who::Owner | Who::Master) => 202,
+        (Kind::Feedback, Who::Admin) => 401,
         (Kind::Admin, Who::Admin) => 200,
         (Kind::Admin, _) => 401,
     }
@@ -321,11 +345,50 @@ async fn deletion(d: &Deployment) {
     assert_eq!(again.status(), 404, "gone");
 }
 
+/// `/v1/feedback` without a key: a valid feedback token (the answer's) is let in, for its
+/// own request only; a forged or missing one is 401. A token opens no other path.
+async fn feedback_tokens(d: &Deployment) {
+    let request_id = &d.token_request;
+    let post = |token: Option<&str>, body: Value| {
+        let mut req = client()
+            .post(format!("{}/v1/feedback", d.gw.url()))
+            .body(body.to_string());
+        if let Some(t) = token {
+            req = req.header("x-modelmux-feedback-token", t);
+        }
+        req.send()
+    };
+    let own = json!({"request_id": request_id, "metric": "thumbs", "value": true});
+    let resp = post(Some(&d.token), own.clone()).await.unwrap();
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+    let foreign = json!({"request_id": "req_someone_else", "metric": "thumbs", "value": true});
+    let resp = post(Some(&d.token), foreign).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let mut forged = d.token.clone().into_bytes();
+    let last = forged.len() - 1;
+    forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
+    let resp = post(Some(&forged), own.clone()).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    let v = json_of(resp).await;
+    assert_eq!(v["error"]["code"], "invalid_api_key", "{v}");
+    assert_eq!(post(None, own).await.unwrap().status(), 401);
+    // The token is no API key anywhere else.
+    let resp = client()
+        .get(format!("{}/v1/models", d.gw.url()))
+        .header("x-modelmux-feedback-token", &d.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
 #[tokio::test]
 async fn master_and_virtual_keys() {
     let d = deployment(true).await;
     run_matrix(&d).await;
     deletion(&d).await;
+    feedback_tokens(&d).await;
 }
 
 #[tokio::test]
@@ -333,6 +396,7 @@ async fn virtual_keys_only_nothing_answers_without_a_key() {
     let d = deployment(false).await;
     run_matrix(&d).await;
     deletion(&d).await;
+    feedback_tokens(&d).await;
 }
 
 /// A continuation names the earlier response: only its owner may continue it.

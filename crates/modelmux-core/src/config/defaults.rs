@@ -250,6 +250,8 @@ pub(super) fn embedded(env: &dyn Fn(&str) -> Option<String>) -> Config {
         store: Default::default(),
         keys: Default::default(),
         episodes: Default::default(),
+        metrics: Vec::new(),
+        feedback: Default::default(),
         disabled,
         source: ConfigSource::Embedded,
     };

@@ -13,6 +13,7 @@
 mod defaults;
 pub(crate) mod duration;
 pub mod episodes;
+pub mod feedback;
 pub(crate) mod interpolate;
 #[cfg(test)]
 mod isolation;
@@ -50,6 +51,10 @@ pub struct Config {
     pub keys: keys::KeysConfig,
     /// Where episode ids come from (`[episodes]`).
     pub episodes: episodes::EpisodesConfig,
+    /// `[[metrics]]`: what `/v1/feedback` accepts.
+    pub metrics: Vec<feedback::Metric>,
+    /// `[feedback]`: the feedback token signer and lifetime.
+    pub feedback: feedback::FeedbackConfig,
     /// Providers that are known but not usable, with the reason (a missing key, say).
     pub disabled: Vec<(ProviderId, String)>,
     pub source: ConfigSource,

@@ -37,6 +37,12 @@ pub struct RawConfig {
     /// Where episode ids come from (see `config::episodes`).
     #[serde(default)]
     pub episodes: super::episodes::RawEpisodesConfig,
+    /// Quality signals clients may post to `/v1/feedback` (see `config::feedback`).
+    #[serde(default)]
+    pub metrics: Vec<super::feedback::RawMetric>,
+    /// Feedback tokens (see `config::feedback`).
+    #[serde(default)]
+    pub feedback: super::feedback::RawFeedbackConfig,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -8,6 +8,7 @@
 
 mod chat;
 mod explain;
+mod feedback;
 mod messages;
 mod meta;
 pub mod respond;
@@ -77,6 +78,7 @@ pub fn app(state: AppState) -> Router {
             get(responses::input_items),
         )
         .route("/v1/route/explain", post(explain::explain))
+        .route(crate::auth::FEEDBACK_PATH, post(feedback::create))
         .route("/v1/health/targets", get(explain::health_targets))
         .route("/v1/models", get(meta::models))
         .route("/models", get(meta::models))

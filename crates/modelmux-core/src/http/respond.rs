@@ -55,6 +55,9 @@ pub struct Meta {
     pub client_request_id: Option<String>,
     /// The caller's tenant (`Caller::tenant`), for the record.
     pub tenant: Option<String>,
+    /// The signed token that lets this answer's feedback be posted without a key
+    /// (`feedback::token`), when `[feedback] secret` is set.
+    pub feedback_token: Option<String>,
 }
 
 impl Meta {
@@ -97,6 +100,9 @@ impl Meta {
         if let Some(w) = &self.budget_warning {
             put(HeaderName::from_static("x-modelmux-budget-warning"), w);
         }
+        if let Some(t) = &self.feedback_token {
+            put(crate::feedback::token::HEADER, t);
+        }
         if let Some(u) = &self.upstream_request_id {
             h.insert(UPSTREAM_REQUEST_ID, u.clone());
         }
@@ -107,7 +113,7 @@ pub fn json(status: StatusCode, body: impl Into<Body>, meta: &Meta) -> Response 
     let mut resp = Response::new(body.into());
     *resp.status_mut() = status;
     // Room for the content type and every `x-modelmux-*` header at once (no regrowth).
-    resp.headers_mut().reserve(14);
+    resp.headers_mut().reserve(15);
     resp.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

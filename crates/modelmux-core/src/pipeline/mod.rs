@@ -81,6 +81,8 @@ pub async fn run(mut ctx: RequestCtx) -> Response {
     if let Err(e) = crate::episode::begin(&mut ctx).await {
         return ctx.trail.fail(e, Vec::new());
     }
+    // Signed once the episode and the request id the client sees are known.
+    crate::feedback::token::stamp(&ctx.trail.state.config, &ctx.caller, &mut ctx.trail.meta);
     let decided = match decide::decide(&mut ctx) {
         Ok(d) => d,
         Err(e) => return ctx.trail.fail(e, Vec::new()),

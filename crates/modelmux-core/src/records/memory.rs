@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use super::feedback::{Feedback, Subject, replaces};
 use super::record::Record;
 use super::report::{GroupBy, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
@@ -12,6 +13,8 @@ use super::store::{Store, StoreError, StoreFuture};
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: Mutex<HashMap<String, Record>>,
+    /// By (tenant, id).
+    feedback: Mutex<HashMap<(String, String), Feedback>>,
 }
 
 impl MemoryStore {
@@ -22,6 +25,14 @@ impl MemoryStore {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Record>) -> T) -> T {
         let mut guard = self
             .records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut guard)
+    }
+
+    fn with_feedback<T>(&self, f: impl FnOnce(&mut HashMap<(String, String), Feedback>) -> T) -> T {
+        let mut guard = self
+            .feedback
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(&mut guard)
@@ -76,6 +87,74 @@ impl Store for MemoryStore {
                         && r.client_request_id.as_deref() == Some(id)
                 })
             }))
+        })
+    }
+
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.with_feedback(|m| {
+                for f in batch {
+                    let key = (f.tenant.clone(), f.id.clone());
+                    match m.get(&key) {
+                        Some(old) if !replaces(f, old) => {}
+                        _ => {
+                            m.insert(key, f.clone());
+                        }
+                    }
+                }
+            });
+            Ok(())
+        })
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>> {
+        Box::pin(async move {
+            let mut rows: Vec<Feedback> = self.with_feedback(|m| {
+                m.values()
+                    .filter(|f| f.tenant == tenant)
+                    .filter(|f| match about {
+                        Subject::Request(id) => f.request_id.as_deref() == Some(id.as_str()),
+                        Subject::Episode(id) => f.episode_id.as_deref() == Some(id.as_str()),
+                    })
+                    .cloned()
+                    .collect()
+            });
+            rows.sort_by(|a, b| (a.time_ms, &a.id).cmp(&(b.time_ms, &b.id)));
+            Ok(rows)
+        })
+    }
+
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(async move {
+            let asked: Vec<(Option<String>, Option<String>)> = self.with_feedback(|m| {
+                m.values()
+                    .filter(|f| f.tenant == tenant)
+                    .map(|f| (f.request_id.clone(), f.episode_id.clone()))
+                    .collect()
+            });
+            let n = self.with(|records| {
+                let mine: Vec<&Record> = records
+                    .values()
+                    .filter(|r| r.tenant.as_deref() == Some(tenant))
+                    .collect();
+                asked
+                    .iter()
+                    .filter(|(req, ep)| {
+                        !mine.iter().any(|r| {
+                            req.as_deref().is_some_and(|id| {
+                                r.request_id == id || r.client_request_id.as_deref() == Some(id)
+                            }) || ep
+                                .as_deref()
+                                .is_some_and(|e| r.episode_id.as_deref() == Some(e))
+                        })
+                    })
+                    .count()
+            });
+            Ok(n as u64)
         })
     }
 }

@@ -17,6 +17,7 @@
 
 pub mod client_ids;
 mod columns;
+pub mod feedback;
 /// The `[store]` section, owned by `config` (`config::store`); kept here under its old path.
 pub use crate::config::store as config;
 pub mod memory;
@@ -35,6 +36,7 @@ use crate::responses_store::ResponseBackend;
 use crate::tasks::Tasks;
 
 pub use config::{StoreConfig, StoreKind};
+pub use feedback::{Feedback, Subject};
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use record::{AttemptRecord, Capture, Record, StreamOutcome, Tokens};
@@ -42,7 +44,7 @@ pub use redact::redact;
 pub use report::{GroupBy, ReportRow};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError, StoreFuture};
-pub use writer::{RecordSink, RecordStats, RecordWriter};
+pub use writer::{FeedbackLost, RecordSink, RecordStats, RecordWriter};
 
 /// Opens the configured store and applies its migrations; a PostgreSQL store runs its
 /// connections' drivers on `tasks`.

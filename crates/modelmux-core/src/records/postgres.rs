@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime};
 use tokio_postgres::{Client, NoTls};
 
 use super::columns::{self, NAMES, Row};
+use super::feedback::{self, Feedback, Subject};
 use super::record::{Record, to_unix_ms};
 use super::report::{GroupBy, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
@@ -66,6 +67,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS records_episode ON {t} (episode_id);
     CREATE INDEX IF NOT EXISTS records_client_request_id
         ON {t} (tenant, client_request_id);",
+    // Feedback (`records::feedback`).
+    super::feedback::POSTGRES_MIGRATION,
 ];
 
 /// Any constant: the advisory lock key that serialises migrations across instances.
@@ -438,5 +441,21 @@ impl Store for PostgresStore {
                 .map_err(query_err)?;
             Ok(row.is_some())
         })
+    }
+
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()> {
+        Box::pin(feedback::postgres_write(self, batch))
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>> {
+        Box::pin(feedback::postgres_list(self, tenant, about))
+    }
+
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64> {
+        Box::pin(feedback::postgres_orphans(self, tenant))
     }
 }

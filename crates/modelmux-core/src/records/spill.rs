@@ -3,6 +3,8 @@
 //! records sent while the channel was full. For replay the writer rotates it to
 //! `spill.replay.jsonl` and writes that back to the store in batches; new spills keep going
 //! to a fresh `spill.jsonl` meanwhile. A torn last line (a crash mid-append) is skipped.
+//! Two kinds of line share the file: a record (its JSON, as ever) and a feedback row
+//! (`{"feedback": {...}}`); `Item` tells them apart when the file is read back.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
@@ -10,7 +12,58 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use serde::{Deserialize, Serialize};
+
+use super::feedback::Feedback;
 use super::record::Record;
+
+/// What the writer carries, on its channel and in the spill file.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "records, the common item, stay unboxed: no extra allocation per request"
+)]
+pub(crate) enum Item {
+    Feedback { feedback: Feedback },
+    Record(Record),
+}
+
+/// A spill line of a feedback row: `{"feedback": {...}}`, told apart by its first bytes
+/// (a record line starts with its `request_id`).
+#[derive(Serialize)]
+struct FeedbackLine<'a> {
+    feedback: &'a Feedback,
+}
+
+#[derive(Deserialize)]
+struct OwnedFeedbackLine {
+    feedback: Feedback,
+}
+
+const FEEDBACK_LINE: &str = "{\"feedback\":";
+
+fn decode(line: &str) -> serde_json::Result<Item> {
+    if line.starts_with(FEEDBACK_LINE) {
+        serde_json::from_str::<OwnedFeedbackLine>(line).map(|l| Item::Feedback {
+            feedback: l.feedback,
+        })
+    } else {
+        serde_json::from_str::<Record>(line).map(Item::Record)
+    }
+}
+
+/// Splits items into their records and feedback rows, in order.
+pub(crate) fn split(items: impl IntoIterator<Item = Item>) -> (Vec<Record>, Vec<Feedback>) {
+    let mut records = Vec::new();
+    let mut feedback = Vec::new();
+    for i in items {
+        match i {
+            Item::Record(r) => records.push(r),
+            Item::Feedback { feedback: f } => feedback.push(f),
+        }
+    }
+    (records, feedback)
+}
 
 #[derive(Debug)]
 pub(crate) struct Spill {
@@ -43,12 +96,17 @@ impl Spill {
         self.pending.load(Ordering::Acquire)
     }
 
-    /// Appends records as JSON lines in one write. Cheap enough for the request path's
-    /// overflow case: serialisation and one `write` to the page cache, no fsync.
-    pub fn append(&self, records: &[Record]) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(records.len() * 512);
+    /// Appends records and feedback rows as JSON lines in one write. Cheap enough for the
+    /// request path's overflow case: serialisation and one `write` to the page cache, no
+    /// fsync.
+    pub fn append(&self, records: &[Record], feedback: &[Feedback]) -> io::Result<()> {
+        let mut buf = Vec::with_capacity(records.len() * 512 + feedback.len() * 256);
         for r in records {
             serde_json::to_writer(&mut buf, r)?;
+            buf.push(b'\n');
+        }
+        for f in feedback {
+            serde_json::to_writer(&mut buf, &FeedbackLine { feedback: f })?;
             buf.push(b'\n');
         }
         let mut guard = self.file.lock().unwrap_or_else(PoisonError::into_inner);
@@ -127,6 +185,7 @@ pub(crate) struct SpillReader {
 /// One batch read from a spill file.
 pub(crate) struct SpillBatch {
     pub records: Vec<Record>,
+    pub feedback: Vec<Feedback>,
     /// Lines that did not decode (a torn write); skipped.
     pub corrupt: u64,
     /// The offset just past this batch: where to resume once it is written.
@@ -145,13 +204,14 @@ impl SpillReader {
         })
     }
 
-    /// Up to `max` records; an empty batch at the end of the file.
+    /// Up to `max` items (records and feedback rows); an empty batch at the end of the file.
     pub fn next_batch(&mut self, max: usize) -> io::Result<SpillBatch> {
         let mut records = Vec::with_capacity(max.min(1024));
+        let mut feedback = Vec::new();
         let mut corrupt = 0;
         let mut line = String::new();
         let mut eof = false;
-        while records.len() < max {
+        while records.len() + feedback.len() < max {
             line.clear();
             let n = self.reader.read_line(&mut line)?;
             if n == 0 {
@@ -163,8 +223,9 @@ impl SpillReader {
             if text.is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Record>(text) {
-                Ok(r) => records.push(r),
+            match decode(text) {
+                Ok(Item::Record(r)) => records.push(r),
+                Ok(Item::Feedback { feedback: f }) => feedback.push(f),
                 Err(e) => {
                     tracing::warn!("skipping an unreadable spill line: {e}");
                     corrupt += 1;
@@ -173,6 +234,7 @@ impl SpillReader {
         }
         Ok(SpillBatch {
             records,
+            feedback,
             corrupt,
             end: self.offset,
             eof,

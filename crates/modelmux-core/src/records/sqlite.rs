@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::columns::{self, NAMES, Row};
+use super::feedback::{self, Feedback, Subject};
 use super::record::{Record, to_unix_ms};
 use super::report::{GroupBy, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
@@ -62,6 +63,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX IF NOT EXISTS records_episode ON records (episode_id);
     CREATE INDEX IF NOT EXISTS records_client_request_id
         ON records (tenant, client_request_id);",
+    // Feedback (`records::feedback`).
+    super::feedback::SQLITE_MIGRATION,
 ];
 
 pub struct SqliteStore {
@@ -291,5 +294,24 @@ impl Store for SqliteStore {
             .map(|r| r.is_some())
             .map_err(query_err)
         }))
+    }
+
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()> {
+        let owned = batch.to_vec();
+        Box::pin(self.with(move |conn| feedback::sqlite_write(conn, &owned)))
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>> {
+        let (tenant, about) = (tenant.to_owned(), about.clone());
+        Box::pin(self.with(move |conn| feedback::sqlite_list(conn, &tenant, &about)))
+    }
+
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64> {
+        let tenant = tenant.to_owned();
+        Box::pin(self.with(move |conn| feedback::sqlite_orphans(conn, &tenant)))
     }
 }

@@ -1,12 +1,14 @@
 //! The `Store` trait every backend implements (SQLite, PostgreSQL, memory), its error type,
 //! and the boxed-future shim that lets the writer and the gateway hold an `Arc<dyn Store>`.
-//! Writes are idempotent by request id (and a client request id is stored once per tenant): a batch written twice (a replayed spill, a write that
-//! timed out after it committed) stores each record once.
+//! Writes are idempotent by request id: a batch written twice (a replayed spill, a write that
+//! timed out after it committed) stores each record once; feedback is idempotent by
+//! (tenant, id).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::SystemTime;
 
+use super::feedback::{Feedback, Subject};
 use super::record::Record;
 use super::report::{GroupBy, ReportRow};
 
@@ -36,6 +38,21 @@ pub trait Store: Send + Sync {
 
     /// Whether a record of `tenant` carries the client request id `id` (an indexed lookup).
     fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Writes feedback rows in one transaction: a row whose (tenant, id) is stored replaces
+    /// it, unless the stored row is newer (`time_ms`), so a replayed batch changes nothing.
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()>;
+
+    /// The tenant's feedback about one request or one episode, oldest first.
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>>;
+
+    /// How many of the tenant's request-level feedback rows name a request id no record of
+    /// the tenant has (yet).
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64>;
 }
 
 /// Why a store call failed. Every variant is the gateway's side (never the client's); the

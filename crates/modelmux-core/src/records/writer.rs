@@ -9,6 +9,11 @@
 //! channel, writes what is queued, and tries one last replay. The task runs on the gateway's
 //! `Tasks` as a `spawn_last` task: `Tasks::shutdown` stops it the same way, after the other
 //! background work (whose records still get written) has ended.
+//!
+//! Feedback rows (`RecordSink::send_feedback`) take the same way: the same channel, batches,
+//! spill file and replay, each kind written with its own store call (`Store::write`,
+//! `Store::write_feedback`). Both writes are idempotent, so a batch spilled after half of it
+//! was written is simply written again. The counters count items of both kinds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,9 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::client_ids::ClientIds;
 use super::config::StoreConfig;
+use super::feedback::Feedback;
 use super::record::Record;
 use super::redact::redact;
-use super::spill::{Spill, SpillReader};
+use super::spill::{Item, Spill, SpillReader, split};
 use super::store::{Store, StoreError};
 use crate::tasks::Tasks;
 
@@ -96,17 +102,24 @@ impl Shared {
         }
     }
 
-    /// Appends redacted records to the spill file, counting them spilled or lost.
-    fn spill(&self, records: &[Record]) {
-        match self.spill.append(records) {
-            Ok(()) => add(&self.counters.spilled, records.len()),
+    /// Appends redacted records (and feedback rows) to the spill file, counting them
+    /// spilled or lost; `false` when they were lost.
+    fn spill(&self, records: &[Record], feedback: &[Feedback]) -> bool {
+        let n = records.len() + feedback.len();
+        match self.spill.append(records, feedback) {
+            Ok(()) => {
+                add(&self.counters.spilled, n);
+                true
+            }
             Err(e) => {
-                add(&self.counters.lost, records.len());
+                add(&self.counters.lost, n);
                 tracing::error!(
                     file = %self.spill.path().display(),
                     records = records.len(),
+                    feedback = feedback.len(),
                     "cannot write the record spill file; records lost: {e}"
                 );
+                false
             }
         }
     }
@@ -115,11 +128,17 @@ impl Shared {
 /// The request path's handle: cheap to clone, never blocks.
 #[derive(Debug, Clone)]
 pub struct RecordSink {
-    tx: Option<mpsc::Sender<Record>>,
+    tx: Option<mpsc::Sender<Item>>,
     shared: Arc<Shared>,
     /// Client request ids taken (recent ones here, older ones in the store).
     client_ids: Arc<ClientIds>,
 }
+
+/// Feedback the sink could not keep: no writer runs (a discarding sink), or the spill file
+/// could not be written while the channel was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} feedback rows could not be queued")]
+pub struct FeedbackLost(pub usize);
 
 impl RecordSink {
     /// Hands a record to the writer. Never blocks or awaits: a full (or, after shutdown,
@@ -129,13 +148,48 @@ impl RecordSink {
             return;
         };
         add(&self.shared.counters.sent, 1);
-        if let Err(mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r)) =
-            tx.try_send(record)
+        if let Err(
+            mpsc::error::TrySendError::Full(Item::Record(r))
+            | mpsc::error::TrySendError::Closed(Item::Record(r)),
+        ) = tx.try_send(Item::Record(record))
         {
             add(&self.shared.counters.overflowed, 1);
             let mut one = [r];
             self.shared.redact(&mut one);
-            self.shared.spill(&one);
+            self.shared.spill(&one, &[]);
+        }
+    }
+
+    /// Hands feedback rows to the writer, like `send`: never blocks; rows the channel has no
+    /// room for go to the spill file at once (in one write). `Ok` means every row is queued
+    /// in memory or appended to the spill file, so it reaches the store unless the process
+    /// dies before a queued row is written (shutdown drains the queue).
+    pub fn send_feedback(&self, rows: Vec<Feedback>) -> Result<(), FeedbackLost> {
+        let Some(tx) = &self.tx else {
+            return Err(FeedbackLost(rows.len()));
+        };
+        add(&self.shared.counters.sent, rows.len());
+        let mut over = Vec::new();
+        for f in rows {
+            match tx.try_send(Item::Feedback { feedback: f }) {
+                Ok(()) => {}
+                Err(
+                    mpsc::error::TrySendError::Full(item) | mpsc::error::TrySendError::Closed(item),
+                ) => {
+                    if let Item::Feedback { feedback } = item {
+                        over.push(feedback);
+                    }
+                }
+            }
+        }
+        if over.is_empty() {
+            return Ok(());
+        }
+        add(&self.shared.counters.overflowed, over.len());
+        if self.shared.spill(&[], &over) {
+            Ok(())
+        } else {
+            Err(FeedbackLost(over.len()))
         }
     }
 
@@ -236,7 +290,7 @@ impl RecordWriter {
 
 struct Task {
     store: Arc<dyn Store>,
-    rx: mpsc::Receiver<Record>,
+    rx: mpsc::Receiver<Item>,
     shared: Arc<Shared>,
     batch_size: usize,
     flush_interval: Duration,
@@ -253,7 +307,7 @@ const MAX_ROTATIONS: usize = 4;
 
 impl Task {
     async fn run(mut self, mut stop: oneshot::Receiver<()>, last: CancellationToken) {
-        let mut buf: Vec<Record> = Vec::with_capacity(self.batch_size);
+        let mut buf: Vec<Item> = Vec::with_capacity(self.batch_size);
         let mut deadline: Option<Instant> = None;
         let mut retry = tokio::time::interval(self.retry_interval);
         retry.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -308,8 +362,19 @@ impl Task {
         }
     }
 
-    async fn write(&self, batch: &[Record]) -> Result<(), StoreError> {
-        match tokio::time::timeout(self.write_timeout, self.store.write(batch)).await {
+    /// Writes records, then feedback rows (each kind only when there is some), within one
+    /// `write_timeout`.
+    async fn write(&self, records: &[Record], feedback: &[Feedback]) -> Result<(), StoreError> {
+        let both = async {
+            if !records.is_empty() {
+                self.store.write(records).await?;
+            }
+            if !feedback.is_empty() {
+                self.store.write_feedback(feedback).await?;
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(self.write_timeout, both).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Timeout),
         }
@@ -326,23 +391,23 @@ impl Task {
         self.down = true;
     }
 
-    async fn flush(&mut self, buf: &mut Vec<Record>) {
+    async fn flush(&mut self, buf: &mut Vec<Item>) {
         if buf.is_empty() {
             return;
         }
-        self.shared.redact(buf);
+        let n = buf.len();
+        let (mut records, feedback) = split(buf.drain(..));
+        self.shared.redact(&mut records);
         if !self.down {
-            match self.write(buf).await {
+            match self.write(&records, &feedback).await {
                 Ok(()) => {
-                    add(&self.shared.counters.written, buf.len());
-                    buf.clear();
+                    add(&self.shared.counters.written, n);
                     return;
                 }
                 Err(e) => self.failed(&e, "write"),
             }
         }
-        self.shared.spill(buf);
-        buf.clear();
+        self.shared.spill(&records, &feedback);
     }
 
     /// Writes the spill back to the store. Returns with the store marked down at the first
@@ -379,15 +444,16 @@ impl Task {
                     }
                 };
                 add(&self.shared.counters.lost, batch.corrupt as usize);
-                if batch.records.is_empty() && batch.eof {
+                let n = batch.records.len() + batch.feedback.len();
+                if n == 0 && batch.eof {
                     break;
                 }
-                if let Err(e) = self.write(&batch.records).await {
+                if let Err(e) = self.write(&batch.records, &batch.feedback).await {
                     self.failed(&e, "replay");
                     self.shared.spill.replay_interrupted();
                     return;
                 }
-                add(&self.shared.counters.replayed, batch.records.len());
+                add(&self.shared.counters.replayed, n);
                 self.replay_offset = batch.end;
                 if batch.eof {
                     break;

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use modelmux_core::records::{
-    AttemptRecord, GroupBy, PostgresStore, Record, ReportRow, SqliteStore, Store, StoreError,
-    StoreFuture, Tokens,
+    AttemptRecord, Feedback, GroupBy, PostgresStore, Record, ReportRow, SqliteStore, Store,
+    StoreError, StoreFuture, Subject, Tokens,
 };
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -45,6 +45,8 @@ impl Drop for TempDir {
 /// A record with a unique id and plausible fields.
 pub fn record(id: impl Into<String>) -> Record {
     let mut r = Record::new(id, SystemTime::now());
+    // As an open gateway's records are.
+    r.tenant = Some("open".into());
     r.client_format = "openai".into();
     r.route = "chat".into();
     r.decision = "route=chat;by=route;strategy=priority;order=a/m".into();
@@ -249,5 +251,36 @@ impl Store for FlakyStore {
 
     fn has_client_request_id<'a>(&'a self, tenant: &'a str, id: &'a str) -> StoreFuture<'a, bool> {
         self.inner.has_client_request_id(tenant, id)
+    }
+
+    fn write_feedback<'a>(&'a self, batch: &'a [Feedback]) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            match self.mode() {
+                Mode::Ok => {
+                    self.writes.fetch_add(1, Ordering::SeqCst);
+                    self.inner.write_feedback(batch).await
+                }
+                Mode::Fail => {
+                    self.failures.fetch_add(1, Ordering::SeqCst);
+                    Err(StoreError::Unavailable("down on purpose".into()))
+                }
+                Mode::Hang => {
+                    self.failures.fetch_add(1, Ordering::SeqCst);
+                    std::future::pending().await
+                }
+            }
+        })
+    }
+
+    fn feedback<'a>(
+        &'a self,
+        tenant: &'a str,
+        about: &'a Subject,
+    ) -> StoreFuture<'a, Vec<Feedback>> {
+        self.inner.feedback(tenant, about)
+    }
+
+    fn feedback_orphans<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, u64> {
+        self.inner.feedback_orphans(tenant)
     }
 }

@@ -312,6 +312,8 @@ pub(super) fn validate(
     let store = super::store::validate(&raw.store, env, &mut issues.0);
     let keys = super::keys::validate(&raw.keys, env, &mut issues.0);
     let episodes = super::episodes::validate(&raw.episodes, &mut issues.0);
+    let (metrics, feedback) =
+        super::feedback::validate(&raw.metrics, &raw.feedback, env, &mut issues.0);
     if !issues.0.is_empty() {
         return Err(ConfigError(issues.0));
     }
@@ -328,6 +330,8 @@ pub(super) fn validate(
         store,
         keys,
         episodes,
+        metrics,
+        feedback,
         disabled: Vec::new(),
         source,
     };
