@@ -7,6 +7,9 @@
 #      - tests/sdk/requirements-legacy.txt (anthropic 0.x, the major that sends `x-api-key`;
 #        two versions of one package cannot share a venv): test_anthropic_sdk.py only.
 #   4. the real Claude Code CLI through the gateway (tests/cli; see the last block).
+#   It ends with one line, `total: N passed, N failed, N skipped`, over every runner.
+#   PostgreSQL and Redis are found at their default local addresses when DATABASE_URL and
+#   REDIS_URL are unset.
 #
 # Environment:
 #   CARGO_TARGET_DIR      honoured as cargo does (default: <repo>/target)
@@ -30,8 +33,55 @@ if [[ -z "$TARGET_DIR" ]]; then
 fi
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
 
+# The local services the store and shared-state suites use: found at their default addresses
+# when the variables are unset, so a fresh machine with PostgreSQL and Redis running tests
+# them instead of skipping them. Unset and unreachable: those suites say they were skipped.
+reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+if [[ -z "${DATABASE_URL:-}" ]] && reachable 127.0.0.1 5432; then
+  export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+fi
+if [[ -z "${REDIS_URL:-}" ]] && reachable 127.0.0.1 6379; then
+  export REDIS_URL="redis://127.0.0.1:6379"
+fi
+echo "DATABASE_URL=${DATABASE_URL:-(unset: PostgreSQL suites skip)}"
+echo "REDIS_URL=${REDIS_URL:-(unset: Redis suites skip)}"
+
+# Every runner's output is kept here and counted at the end into one line.
+LOGS="$TARGET_DIR/test-logs"
+mkdir -p "$LOGS"
+rm -f "$LOGS"/*.log
+
+# summary: one line counting passed, failed and skipped tests over every runner so far
+# (cargo's `test result:` lines; its suites that skip for a missing service print
+# `SKIPPED <test>` and are counted as skipped, not passed; pytest's closing lines, with
+# xfailed counted as skipped).
+summary() {
+  python3 - "$LOGS" <<'PYEOF' || echo "summary: could not count the test logs"
+import glob, re, sys
+passed = failed = skipped = 0
+for path in sorted(glob.glob(sys.argv[1] + "/*.log")):
+    text = open(path, errors="replace").read()
+    if path.endswith("cargo.log"):
+        for m in re.finditer(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored", text):
+            passed += int(m[1]); failed += int(m[2]); skipped += int(m[3])
+        skips = len(re.findall(r"^SKIPPED ", text, re.M))
+        passed -= skips; skipped += skips
+    else:
+        for line in re.findall(r"^=*\s*(\d+ (?:passed|failed|skipped|xfailed|error|errors|deselected).*) in [\d.]+s", text, re.M):
+            for n, kind in re.findall(r"(\d+) (\w+)", line):
+                n = int(n)
+                if kind == "passed": passed += n
+                elif kind in ("failed", "error", "errors"): failed += n
+                elif kind in ("skipped", "xfailed"): skipped += n
+print(f"total: {passed} passed, {failed} failed, {skipped} skipped")
+PYEOF
+}
+
 say "cargo test --workspace"
-cargo test --workspace
+if ! cargo test --workspace 2>&1 | tee "$LOGS/cargo.log"; then
+  summary
+  exit 1
+fi
 
 say "cargo build -p modelmux"
 cargo build -p modelmux
@@ -44,9 +94,11 @@ skip_sdk() {
   echo "!! SDK conformance tests SKIPPED: $*"
   if [[ "${CI:-}" == "true" ]]; then
     echo "!! CI=true: the SDK tests must run here, so this is a failure." >&2
+    summary
     exit 1
   fi
   echo "!! (not CI, so not failing; the cargo tests above passed)"
+  summary
   exit 0
 }
 
@@ -114,21 +166,21 @@ PYEOF
 }
 
 run_pytest() {
-  local venv="$1"
-  shift
+  local venv="$1" log="$2"
+  shift 2
   MODELMUX_BIN="$BIN" PYTHONDONTWRITEBYTECODE=1 \
-    "$venv/bin/python" -m pytest -q -p no:cacheprovider "$@"
+    "$venv/bin/python" -m pytest -q -rs -p no:cacheprovider "$@" 2>&1 | tee "$LOGS/$log"
 }
 
 # Both runs go ahead whatever the first gives; the script fails if either failed.
 say "pytest tests/sdk (MODELMUX_BIN=$BIN; $(sdk_versions "$VENV" openai anthropic))"
 STATUS=0
-run_pytest "$VENV" tests/sdk "$@" || STATUS=$?
+run_pytest "$VENV" sdk.log tests/sdk "$@" || STATUS=$?
 
 if [[ "$LEGACY_OK" == 1 ]]; then
   say "pytest tests/sdk/test_anthropic_sdk.py (legacy SDK; $(sdk_versions "$VENV_LEGACY" anthropic))"
   LEGACY_STATUS=0
-  run_pytest "$VENV_LEGACY" tests/sdk/test_anthropic_sdk.py "$@" || LEGACY_STATUS=$?
+  run_pytest "$VENV_LEGACY" sdk-legacy.log tests/sdk/test_anthropic_sdk.py "$@" || LEGACY_STATUS=$?
   # 5 = no test selected, which extra arguments such as `-k openai` may well cause here.
   if [[ "$LEGACY_STATUS" != 0 && "$LEGACY_STATUS" != 5 ]]; then
     STATUS=$LEGACY_STATUS
@@ -153,11 +205,14 @@ else
   say "pytest tests/cli (Claude Code CLI, cache $CLI_CACHE)"
   CLI_STATUS=0
   MODELMUX_BIN="$BIN" MODELMUX_CLI_CACHE="$CLI_CACHE" PYTHONDONTWRITEBYTECODE=1 \
-    "$VENV/bin/python" -m pytest tests/cli -q -rs -p no:cacheprovider "$@" || CLI_STATUS=$?
+    "$VENV/bin/python" -m pytest tests/cli -q -rs -p no:cacheprovider "$@" 2>&1 \
+    | tee "$LOGS/cli.log" || CLI_STATUS=$?
   # 5 = no test selected, which extra arguments such as `-k stream` may well cause here.
   if [[ "$CLI_STATUS" != 0 && "$CLI_STATUS" != 5 ]]; then
     STATUS=$CLI_STATUS
   fi
 fi
 
+echo
+summary
 exit "$STATUS"
