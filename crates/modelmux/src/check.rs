@@ -56,6 +56,9 @@ fn render(config: &Config) -> String {
     );
     for p in config.providers.values() {
         let _ = writeln!(out, "provider {} ({}) {}", p.id, p.kind.name(), p.base_url);
+        if p.kind == modelmux_core::config::ProviderKind::Anthropic {
+            let _ = writeln!(out, "  calls POST {}/messages", p.base_url);
+        }
     }
     for (p, why) in &config.disabled {
         let _ = writeln!(out, "provider {p} disabled: {why}");

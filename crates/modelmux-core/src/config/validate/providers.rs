@@ -161,7 +161,7 @@ pub(super) fn provider(
     Some(ProviderConfig {
         id: ProviderId::new(id),
         kind,
-        base_url: base_url.trim_end_matches('/').to_owned(),
+        base_url: normalise_base_url(kind, &base_url),
         api_key,
         api_version: p.api_version,
         headers,
@@ -306,4 +306,52 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// The base URL requests are built on. An Anthropic base URL may be written as the Anthropic
+/// SDK and `ANTHROPIC_BASE_URL` write it (`https://api.anthropic.com`, or a proxy's prefix)
+/// or with the API version (`https://api.anthropic.com/v1`): both call `{base}/v1/messages`.
+fn normalise_base_url(kind: ProviderKind, url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    if kind == ProviderKind::Anthropic && !url.ends_with("/v1") {
+        return format!("{url}/v1");
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod base_url_tests {
+    use super::*;
+
+    #[test]
+    fn anthropic_base_urls_as_users_write_them() {
+        let a = ProviderKind::Anthropic;
+        for (written, called) in [
+            ("https://api.anthropic.com", "https://api.anthropic.com/v1"),
+            ("https://api.anthropic.com/", "https://api.anthropic.com/v1"),
+            (
+                "https://api.anthropic.com/v1",
+                "https://api.anthropic.com/v1",
+            ),
+            (
+                "https://api.anthropic.com/v1/",
+                "https://api.anthropic.com/v1",
+            ),
+            (
+                "http://proxy:8080/anthropic",
+                "http://proxy:8080/anthropic/v1",
+            ),
+        ] {
+            assert_eq!(normalise_base_url(a, written), called, "{written}");
+        }
+        assert_eq!(
+            normalise_base_url(ProviderKind::OpenAi, "http://127.0.0.1:8000/v1/"),
+            "http://127.0.0.1:8000/v1"
+        );
+        assert_eq!(
+            normalise_base_url(ProviderKind::OpenAi, "http://127.0.0.1:8000"),
+            "http://127.0.0.1:8000",
+            "OpenAI-compatible servers keep the path they are given"
+        );
+    }
 }
