@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -18,6 +18,25 @@ pub struct Cli {
     pub log: Option<String>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// What `--version` prints: the crate version, the git commit it was built from, and the
+/// version of the built-in model catalog (which prices every record).
+pub fn version() -> String {
+    format!(
+        "{} (commit {}, catalog {})",
+        env!("CARGO_PKG_VERSION"),
+        env!("MODELMUX_GIT_COMMIT"),
+        modelmux_core::catalog::Catalog::builtin().version
+    )
+}
+
+impl Cli {
+    /// Parses the command line, with the long version (commit, catalog) for `--version`.
+    pub fn parse_with_version() -> Self {
+        let matches = Self::command().version(version()).get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,4 +93,16 @@ pub struct DemoArgs {
 pub struct CheckArgs {
     #[arg(long, short, env = "MODELMUX_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_version_names_the_commit_and_the_catalog() {
+        let v = super::version();
+        assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
+        assert!(v.contains("(commit "), "{v}");
+        let catalog = modelmux_core::catalog::Catalog::builtin().version.clone();
+        assert!(v.ends_with(&format!("catalog {catalog})")), "{v}");
+    }
 }

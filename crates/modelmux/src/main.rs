@@ -21,15 +21,13 @@ mod sim;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// mimalloc: the request path allocates many small short-lived buffers, where it spends
 /// markedly fewer instructions than the system allocator (bench/RESULTS.md).
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_with_version();
     logging::init(cli.log.as_deref());
     // One core (a container limit, `taskset`): the current-thread scheduler does the same
     // work without the cross-worker bookkeeping of the multi-thread one.
