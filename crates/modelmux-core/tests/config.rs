@@ -214,3 +214,17 @@ async fn a_bad_rule_refuses_the_start() {
     let err = modelmux_core::spawn(config).await.unwrap_err();
     assert!(err.to_string().contains("rules[2].when"), "{err}");
 }
+
+#[test]
+fn a_base_url_on_the_metadata_service_is_refused_unless_allowed() {
+    let toml = |extra: &str| {
+        format!(
+            "[providers.meta]\nkind = \"openai\"\nbase_url = \"http://169.254.169.254/v1\"\n{extra}\n\
+             [[routes]]\nname = \"r\"\ntargets = [\"meta/m\"]\n"
+        )
+    };
+    let err = parse(&toml("")).unwrap_err();
+    assert!(err.contains("providers.meta.base_url"), "{err}");
+    assert!(err.contains("link-local"), "{err}");
+    assert!(parse(&toml("allow_link_local = true")).is_ok());
+}

@@ -138,6 +138,9 @@ pub struct RawProvider {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
+    /// Allow a `base_url` on a link-local or cloud metadata address (refused by default: a
+    /// config that reaches the instance metadata service can leak its credentials).
+    pub allow_link_local: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

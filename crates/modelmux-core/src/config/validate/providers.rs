@@ -86,6 +86,17 @@ pub(super) fn provider(
         );
         return None;
     }
+    if p.allow_link_local != Some(true)
+        && let Some(why) = link_local(&base_url)
+    {
+        issues.add(
+            format!("{path}.base_url"),
+            format!(
+                "{base_url:?} is {why}, which serves cloud credentials; set allow_link_local = true on this provider if that is really meant"
+            ),
+        );
+        return None;
+    }
     if kind == ProviderKind::Azure && api_key.is_none() {
         issues.add(format!("{path}.api_key"), "Azure OpenAI needs an api_key");
     }
@@ -353,5 +364,66 @@ mod base_url_tests {
             "http://127.0.0.1:8000",
             "OpenAI-compatible servers keep the path they are given"
         );
+    }
+}
+
+/// Why a URL's host is a link-local or instance-metadata address, if it is one:
+/// 169.254.0.0/16, fe80::/10, AWS's `fd00:ec2::254`, or a metadata host name.
+fn link_local(url: &str) -> Option<&'static str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    let host = host.to_ascii_lowercase();
+    if matches!(
+        host.as_str(),
+        "metadata.google.internal" | "metadata" | "instance-data" | "instance-data.ec2.internal"
+    ) {
+        return Some("a cloud metadata host");
+    }
+    match host.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) if v4.octets()[..2] == [169, 254] => {
+            Some("a link-local address (169.254.0.0/16)")
+        }
+        std::net::IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+            Some("a link-local address (fe80::/10)")
+        }
+        std::net::IpAddr::V6(v6)
+            if v6 == std::net::Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) =>
+        {
+            Some("the EC2 metadata address")
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod link_local_tests {
+    use super::link_local;
+
+    #[test]
+    fn metadata_and_link_local_hosts_are_named() {
+        for url in [
+            "http://169.254.169.254/latest",
+            "http://169.254.1.2:8080/v1",
+            "http://[fd00:ec2::254]/v1",
+            "http://[fe80::1]:80/v1",
+            "http://metadata.google.internal/computeMetadata/v1",
+            "http://user:pw@169.254.169.254/",
+        ] {
+            assert!(link_local(url).is_some(), "{url}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "http://127.0.0.1:8000/v1",
+            "http://10.0.0.5/v1",
+            "http://[::1]:4000/v1",
+            "http://169.253.1.1/v1",
+        ] {
+            assert!(link_local(url).is_none(), "{url}");
+        }
     }
 }
