@@ -245,11 +245,14 @@ pub async fn simulate(args: &DemoArgs, bar: &ProgressBar) -> anyhow::Result<Demo
             gate.clone(),
             behaviours.clone(),
         );
+        let progress = ProgressBar::clone(bar);
         tasks.push(modelmux_core::tasks::spawn_owned(
             "demo ticket",
             async move {
                 let _permit = gate.acquire_owned().await.ok();
-                one_ticket(&client, &base, ticket, &behaviours).await
+                let run = one_ticket(&client, &base, ticket, &behaviours).await;
+                progress.inc(1);
+                run
             },
         ));
     }
@@ -258,7 +261,6 @@ pub async fn simulate(args: &DemoArgs, bar: &ProgressBar) -> anyhow::Result<Demo
         if let Ok(r) = t.await {
             runs.push(r);
         }
-        bar.inc(1);
     }
     let wall = started.elapsed();
     gateway.shutdown().await?;
