@@ -1,8 +1,11 @@
 //! How one simulated model behaves: latency, time to first token, token speed, answer length,
 //! context window, a script of faults, a random fault rate, whether answers start with
-//! reasoning and an optional scripted tool call. Read from TOML/JSON with every
-//! field optional, and overridable per request through `x-sim-*` headers.
+//! reasoning, an optional scripted tool call, and how likely its answers are to resolve a
+//! support ticket of each intent (what `modelmux demo` draws simulated feedback from). Read
+//! from TOML/JSON with every field optional, and overridable per request through `x-sim-*`
+//! headers.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -46,6 +49,11 @@ pub struct Behaviour {
     /// tool returned: ...". In TOML:
     /// `tool_call = { name = "Bash", arguments = { command = "echo hi" } }`.
     pub tool_call: Option<ScriptedCall>,
+    /// Ticket intent → probability (0 to 1) that this model's answer resolves a ticket of
+    /// that intent. In TOML: `resolution = { billing = 0.9, policy = 0.4 }`.
+    pub resolution: BTreeMap<String, f64>,
+    /// The probability for intents `resolution` does not list (0.5 by default).
+    pub resolution_default: f64,
 }
 
 /// A tool call a model is scripted to make: the tool's name and its JSON arguments.
@@ -79,6 +87,8 @@ impl Default for Behaviour {
             reply: None,
             thinking: false,
             tool_call: None,
+            resolution: BTreeMap::new(),
+            resolution_default: 0.5,
         }
     }
 }
@@ -125,6 +135,23 @@ impl Behaviour {
         Ok(())
     }
 
+    /// The probability that an answer of this model resolves a ticket of `intent`: its
+    /// `resolution` entry, else `resolution_default`, clamped to 0..=1 (NaN counts as 0).
+    pub fn resolution_rate(&self, intent: &str) -> f64 {
+        let p = self
+            .resolution
+            .get(intent)
+            .copied()
+            .unwrap_or(self.resolution_default);
+        if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) }
+    }
+
+    /// Whether a ticket of `intent` counts as resolved, given a uniform `draw` in [0, 1): pure,
+    /// so a caller drawing from a seeded generator gets the same verdicts on every run.
+    pub fn resolves(&self, intent: &str, draw: f64) -> bool {
+        draw < self.resolution_rate(intent)
+    }
+
     /// The fault this request draws by chance, if any.
     pub(crate) fn roll_random_fault(&self) -> Option<Fault> {
         (self.fault_rate > 0.0 && fastrand::f64() < self.fault_rate).then(|| {
@@ -158,6 +185,42 @@ mod tests {
             ]
         );
         assert!(serde_json::from_str::<Behaviour>(r#"{"latncy_ms": 5}"#).is_err());
+    }
+
+    #[test]
+    fn resolution_by_intent_with_a_default() {
+        let b: Behaviour = serde_json::from_str(
+            r#"{"resolution": {"billing": 0.9, "policy": 1.5}, "resolution_default": 0.25}"#,
+        )
+        .unwrap();
+        assert_eq!(b.resolution_rate("billing"), 0.9);
+        assert_eq!(b.resolution_rate("policy"), 1.0, "clamped");
+        assert_eq!(b.resolution_rate("account"), 0.25);
+        assert_eq!(Behaviour::default().resolution_rate("anything"), 0.5);
+        assert!(b.resolves("billing", 0.0));
+        assert!(b.resolves("billing", 0.899));
+        assert!(!b.resolves("billing", 0.9));
+        assert!(!b.resolves("account", 0.3));
+        let never = Behaviour {
+            resolution_default: f64::NAN,
+            ..Behaviour::default()
+        };
+        assert!(!never.resolves("x", 0.0));
+    }
+
+    #[test]
+    fn resolution_draws_from_a_seed_are_repeatable_and_near_the_rate() {
+        let b = Behaviour {
+            resolution: BTreeMap::from([("faq".to_owned(), 0.7)]),
+            ..Behaviour::default()
+        };
+        let run = |seed| {
+            let mut rng = fastrand::Rng::with_seed(seed);
+            (0..10_000).filter(|_| b.resolves("faq", rng.f64())).count()
+        };
+        assert_eq!(run(42), run(42));
+        let rate = run(42) as f64 / 10_000.0;
+        assert!((rate - 0.7).abs() < 0.02, "{rate}");
     }
 
     #[test]

@@ -13,7 +13,8 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
     about = "An LLM gateway and router: one OpenAI-compatible endpoint in front of every model provider."
 )]
 pub struct Cli {
-    /// Log filter (e.g. `info`, `modelmux=debug`); defaults to RUST_LOG or `info`.
+    /// Log filter (e.g. `info`, `modelmux=debug`); defaults to RUST_LOG, else `info` (`warn`
+    /// for `demo`, which shows its access log only when asked: `demo --log info`).
     #[arg(long, global = true)]
     pub log: Option<String>,
     #[command(subcommand)]
@@ -45,7 +46,7 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run a simulated OpenAI-format provider with scripted latency and faults.
     Sim(SimArgs),
-    /// Start three simulated providers and a gateway, send mixed traffic, print what happened.
+    /// A support assistant on simulated models: tickets, feedback, cost and resolution by route.
     Demo(DemoArgs),
     /// Validate a config and print the resolved routes; exits non-zero on errors.
     Check(CheckArgs),
@@ -76,17 +77,20 @@ pub struct SimArgs {
     pub listen: SocketAddr,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// How many requests to send.
-    #[arg(long, default_value_t = 300)]
-    pub requests: usize,
-    /// How many at once.
+    /// How many support tickets to send (each 1-4 turns).
+    #[arg(long, default_value_t = 600)]
+    pub tickets: usize,
+    /// How many tickets at once.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
-    /// Share of requests that stream, in percent.
+    /// Share of turns that stream, in percent.
     #[arg(long, default_value_t = 30)]
     pub stream_percent: u32,
+    /// Seed for the tickets and the simulated verdicts: the same seed prints the same table.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

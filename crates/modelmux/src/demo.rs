@@ -1,187 +1,359 @@
-//! `modelmux demo`: no keys, no network. Starts three simulated providers (fast and cheap,
-//! strong and slow, flaky), a gateway over them whose routes fall back, sends a few hundred
-//! mixed requests (some streaming) through the gateway, and prints per route and per target
-//! what happened: requests, successes, fallbacks, latency percentiles, errors.
+//! `modelmux demo`: a support assistant, with no keys and no network. Two simulated models
+//! (fast and cheap, strong and expensive), each with its own chance of resolving a ticket of
+//! each kind, behind one gateway with three routes: `cheap`, `strong`, and `support`, which a
+//! rule on the intent splits (billing FAQs to the cheap model, account questions and
+//! policy-sensitive edge cases to the strong one). Tickets (`tickets::plan`, from the seed)
+//! are sent as episodes of 1–4 turns (`x-modelmux-episode`); after each one the demo posts
+//! the customer's verdict, `resolved`, to `POST /v1/feedback`, drawn from the probability of
+//! the model that gave the last answer (`x-modelmux-target`). At the end the gateway is shut
+//! down (draining its record writer), its records and feedback are read back from the SQLite
+//! store, and `modelmux_core::outcomes::report` computes per route the cost per ticket, the
+//! resolution rate with its 95 % interval and the cost per resolved ticket (`table`).
+//!
+//! Quiet by default: no access log (`--log info` shows it) and a progress bar on stderr when
+//! it is a terminal.
+
+mod table;
+mod tickets;
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use modelmux_core::Config;
 use modelmux_core::config::ConfigSource;
-use modelmux_sim::{Behaviour, Fault, SimConfig, SimHandle};
+use modelmux_core::records::{SqliteStore, Store, Subject};
+use modelmux_sim::{Behaviour, SimConfig, SimHandle};
+use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
 use crate::cli::DemoArgs;
+use tickets::Ticket;
 
-const ROUTES: [(&str, u32); 3] = [("chat", 50), ("smart", 30), ("fast", 20)];
+/// The routes a client asks for, in the order the tables list them.
+pub const ROUTES: [&str; 3] = ["cheap", "strong", "support"];
 
-struct Outcome {
-    route: &'static str,
-    status: u16,
-    target: String,
-    attempts: u32,
-    latency: Duration,
-    stream: bool,
+/// One simulated model: where it is served, its prices (USD per million tokens) and its
+/// behaviour (including its resolution probability per intent).
+struct Model {
+    provider: &'static str,
+    name: &'static str,
+    input_price: f64,
+    output_price: f64,
+    behaviour: Behaviour,
+}
+
+impl Model {
+    fn target(&self) -> String {
+        format!("{}/{}", self.provider, self.name)
+    }
+}
+
+fn models() -> [Model; 2] {
+    let resolution = |b: f64, a: f64, p: f64| {
+        BTreeMap::from([
+            ("billing".to_owned(), b),
+            ("account".to_owned(), a),
+            ("policy".to_owned(), p),
+        ])
+    };
+    [
+        Model {
+            provider: "fast",
+            name: "fast-mini",
+            input_price: 0.15,
+            output_price: 0.60,
+            behaviour: Behaviour {
+                latency_ms: 8,
+                output_tokens: 120,
+                resolution: resolution(0.86, 0.60, 0.30),
+                ..Behaviour::default()
+            },
+        },
+        Model {
+            provider: "strong",
+            name: "strong-large",
+            input_price: 3.00,
+            output_price: 15.00,
+            behaviour: Behaviour {
+                latency_ms: 40,
+                output_tokens: 240,
+                resolution: resolution(0.92, 0.88, 0.82),
+                ..Behaviour::default()
+            },
+        },
+    ]
+}
+
+/// The gateway's config over the simulators at `urls` (one per model), storing records in
+/// SQLite under `data_dir`.
+fn gateway_config(models: &[Model], urls: &[String], data_dir: &std::path::Path) -> String {
+    let mut text = String::new();
+    for (m, url) in models.iter().zip(urls) {
+        text.push_str(&format!(
+            "[providers.{p}]\nkind = \"openai\"\nbase_url = \"{url}\"\n\n\
+             [providers.{p}.models.{n}]\ninput_price = {i}\noutput_price = {o}\n\n",
+            p = m.provider,
+            n = m.name,
+            i = m.input_price,
+            o = m.output_price,
+        ));
+    }
+    let data_dir = data_dir.display().to_string().replace('\\', "/");
+    text.push_str(&format!(
+        r#"
+# Policy first: an edge case that mentions a refund is still an edge case.
+[[intents]]
+name = "policy"
+patterns = ['(?i)\b(gdpr|privacy|legal|chargeback|data retention)\b']
+
+[[intents]]
+name = "billing"
+keywords = ["invoice", "refund", "charge", "billing", "payment", "receipt"]
+
+[[intents]]
+name = "account"
+keywords = ["login", "account", "password", "two-factor"]
+
+[[rules]]
+name = "faq-to-cheap"
+when = 'requested == "support" && intent == "billing"'
+route = "cheap"
+
+[[routes]]
+name = "cheap"
+targets = ["fast/fast-mini"]
+
+[[routes]]
+name = "strong"
+targets = ["strong/strong-large"]
+
+[[routes]]
+name = "support"                  # what the rule does not send to cheap: the strong model
+targets = ["strong/strong-large"]
+
+[[metrics]]
+name = "resolved"
+type = "boolean"
+level = "episode"
+optimize = "max"
+
+[store]
+kind = "sqlite"
+data_dir = "{data_dir}"
+flush_interval = "20ms"
+"#
+    ));
+    text
+}
+
+/// What one request observed.
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub request_id: String,
+    pub status: u16,
+    pub target: String,
+}
+
+/// What one ticket observed.
+#[derive(Debug, Clone)]
+pub struct TicketRun {
+    pub ticket: Ticket,
+    pub turns: Vec<Turn>,
+    pub resolved: bool,
+    /// The probability the answering model had of resolving it (what the verdict was drawn
+    /// from); 0 when nothing answered.
+    pub p_resolve: f64,
+    pub feedback_status: u16,
+}
+
+/// Everything the tables show.
+#[derive(Debug)]
+pub struct DemoResult {
+    pub runs: Vec<TicketRun>,
+    pub outcomes: Vec<modelmux_core::outcomes::GroupOutcome>,
+    /// Per target: upstream calls the simulator saw, and its records (cost, latency).
+    pub targets: Vec<table::TargetRow>,
+    pub requests: usize,
+    pub wall: Duration,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let fast = sim(
-        "fast-mini",
-        Behaviour {
-            latency_ms: 12,
-            ttft_ms: 8,
-            tokens_per_second: 600.0,
-            output_tokens: 24,
-            ..Behaviour::default()
-        },
-    )
-    .await?;
-    let strong = sim(
-        "strong-large",
-        Behaviour {
-            latency_ms: 90,
-            ttft_ms: 60,
-            tokens_per_second: 150.0,
-            output_tokens: 40,
-            // Now and then rate limited with a long Retry-After: the gateway moves on at once.
-            fault_rate: 0.1,
-            random_fault: Some(Fault::Status {
-                code: 429,
-                retry_after: Some(modelmux_sim::RetryAfter::Seconds(30.0)),
-            }),
-            ..Behaviour::default()
-        },
-    )
-    .await?;
-    let flaky = sim(
-        "flaky-medium",
-        Behaviour {
-            latency_ms: 20,
-            ttft_ms: 15,
-            tokens_per_second: 400.0,
-            output_tokens: 24,
-            fault_rate: 0.35,
-            random_fault: Some(Fault::Status {
-                code: 503,
-                retry_after: None,
-            }),
-            ..Behaviour::default()
-        },
-    )
-    .await?;
-    let config_text = format!(
-        r#"
-[providers.fast]
-kind = "openai"
-base_url = "{fast}"
-
-[providers.fast.models.fast-mini]      # USD per million tokens, so records carry a cost
-input_price = 0.15
-output_price = 0.60
-
-[providers.strong]
-kind = "openai"
-base_url = "{strong}"
-
-[providers.strong.models.strong-large]
-input_price = 3.00
-output_price = 15.00
-
-[providers.flaky]
-kind = "openai"
-base_url = "{flaky}"
-
-[providers.flaky.models.flaky-medium]
-input_price = 0.40
-output_price = 1.60
-
-[[routes]]
-name = "chat"                      # cheap first; falls back when the flaky provider fails
-targets = ["flaky/flaky-medium", "fast/fast-mini"]
-num_retries = 0
-
-[[routes]]
-name = "smart"
-targets = ["strong/strong-large"]
-fallbacks = ["fast"]
-
-[[routes]]
-name = "fast"
-targets = ["fast/fast-mini"]
-"#,
-        fast = fast.base_url(),
-        strong = strong.base_url(),
-        flaky = flaky.base_url()
+    let logging =
+        tracing::level_filters::LevelFilter::current() >= tracing::level_filters::LevelFilter::INFO;
+    let bar = if std::io::stderr().is_terminal() && !logging {
+        let bar =
+            ProgressBar::with_draw_target(Some(args.tickets as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} tickets {elapsed} {msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    print!("{}", table::header(&args, &models()));
+    let result = simulate(&args, &bar).await?;
+    bar.finish_and_clear();
+    print!("{}", table::render(&result));
+    println!(
+        "\n{} requests in {:.1} s; the same seed prints the same tables (--seed).",
+        result.requests,
+        result.wall.as_secs_f64()
     );
+    println!("Next: `modelmux serve --config examples/support.toml`, README.md \"Feedback\".");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the whole demo without printing: simulators, gateway, tickets, feedback, then the
+/// report over what the store kept. `bar` advances once per ticket.
+pub async fn simulate(args: &DemoArgs, bar: &ProgressBar) -> anyhow::Result<DemoResult> {
+    let models = models();
+    let mut sims = Vec::new();
+    for m in &models {
+        sims.push(sim(m.name, m.behaviour.clone()).await?);
+    }
+    let urls: Vec<String> = sims.iter().map(SimHandle::base_url).collect();
+    let data_dir = temp_dir();
+    let config_text = gateway_config(&models, &urls, &data_dir);
     let config = Config::from_toml(&config_text, ConfigSource::Inline, &|_| None)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let gateway = modelmux_core::spawn(config).await?;
-    println!(
-        "modelmux demo: 3 simulated providers on loopback, one gateway at {}",
-        gateway.url()
-    );
-    println!("  fast/fast-mini       ~12 ms, cheap");
-    println!(
-        "  strong/strong-large  ~90 ms + 150 tok/s, 10% of calls answer 429 with Retry-After: 30"
-    );
-    println!("  flaky/flaky-medium   ~20 ms, 35% of calls answer 503");
-    println!("routes: chat = flaky -> fast, smart = strong -> (fallback route) fast, fast = fast");
-    println!(
-        "sending {} requests, {} at a time, {}% streaming ...\n",
-        args.requests, args.concurrency, args.stream_percent
-    );
+    let plan = tickets::plan(args.tickets, &ROUTES, args.stream_percent, args.seed);
 
     let client = reqwest::Client::builder().build()?;
-    let url = format!("{}/v1/chat/completions", gateway.url());
+    let base = gateway.url();
     let gate = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let behaviours: Arc<BTreeMap<String, Behaviour>> = Arc::new(
+        models
+            .iter()
+            .map(|m| (m.target(), m.behaviour.clone()))
+            .collect(),
+    );
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.requests);
-    for i in 0..args.requests {
-        let route = pick_route(i);
-        let stream = (i as u32 * 37 % 100) < args.stream_percent;
-        let (client, url, gate) = (client.clone(), url.clone(), gate.clone());
+    let mut tasks = Vec::with_capacity(plan.len());
+    for ticket in plan {
+        let (client, base, gate, behaviours) = (
+            client.clone(),
+            base.clone(),
+            gate.clone(),
+            behaviours.clone(),
+        );
+        let progress = ProgressBar::clone(bar);
         tasks.push(modelmux_core::tasks::spawn_owned(
-            "demo client",
+            "demo ticket",
             async move {
                 let _permit = gate.acquire_owned().await.ok();
-                one(&client, &url, route, stream, i).await
+                let run = one_ticket(&client, &base, ticket, &behaviours).await;
+                progress.inc(1);
+                run
             },
         ));
     }
-    let mut outcomes = Vec::with_capacity(tasks.len());
+    let mut runs = Vec::with_capacity(tasks.len());
     for t in tasks {
-        if let Ok(o) = t.await {
-            outcomes.push(o);
+        if let Ok(r) = t.await {
+            runs.push(r);
         }
     }
     let wall = started.elapsed();
-    print!(
-        "{}",
-        render(
-            &outcomes,
-            &[
-                ("fast/fast-mini", &fast, "fast-mini"),
-                ("strong/strong-large", &strong, "strong-large"),
-                ("flaky/flaky-medium", &flaky, "flaky-medium")
-            ]
-        )
-    );
-    println!(
-        "\n{} requests in {:.1} s; every failed flaky call was absorbed by a fallback the client never saw.",
-        outcomes.len(),
-        wall.as_secs_f64()
-    );
-    println!(
-        "Next: `modelmux serve --config examples/basic.toml`, or see README.md for the config reference."
-    );
     gateway.shutdown().await?;
-    for s in [fast, strong, flaky] {
+    let calls: Vec<(String, u64)> = models
+        .iter()
+        .zip(&sims)
+        .map(|(m, s)| (m.target(), s.requests(m.name)))
+        .collect();
+    for s in &sims {
         s.shutdown();
     }
-    Ok(ExitCode::SUCCESS)
+    let store = SqliteStore::open(&data_dir.join("records.sqlite")).await;
+    let read = match store {
+        Ok(store) => read_back(&store, &runs).await,
+        Err(e) => Err(e.into()),
+    };
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let (rows, feedback, records) = read?;
+    let opts = modelmux_core::outcomes::Options {
+        per: modelmux_core::outcomes::Per::Episode,
+        metrics: vec![modelmux_core::outcomes::MetricSpec {
+            name: "resolved".into(),
+            kind: modelmux_core::outcomes::Kind::Boolean,
+            level: modelmux_core::outcomes::Level::Episode,
+        }],
+        baseline: Some("strong".into()),
+        seed: args.seed,
+        ..modelmux_core::outcomes::Options::default()
+    };
+    let outcomes = modelmux_core::outcomes::report(&rows, &feedback, &opts);
+    Ok(DemoResult {
+        requests: rows.len(),
+        targets: table::targets(&calls, &records),
+        runs,
+        outcomes,
+        wall,
+    })
+}
+
+type ReadBack = (
+    Vec<modelmux_core::outcomes::RequestRow>,
+    Vec<modelmux_core::outcomes::FeedbackValue>,
+    Vec<modelmux_core::records::Record>,
+);
+
+/// The records of every request the demo made and the feedback on every ticket, as the
+/// store kept them; each record grouped by the route its ticket asked for (a `support`
+/// ticket's billing turns are recorded on route `cheap`, where the rule sent them).
+async fn read_back(store: &SqliteStore, runs: &[TicketRun]) -> anyhow::Result<ReadBack> {
+    let (mut rows, mut feedback, mut records) = (Vec::new(), Vec::new(), Vec::new());
+    for run in runs {
+        let mut tenant = None;
+        for turn in &run.turns {
+            let Some(r) = store.get(&turn.request_id).await? else {
+                continue;
+            };
+            tenant = r.tenant.clone();
+            rows.push(modelmux_core::outcomes::RequestRow {
+                tenant: r.tenant.clone(),
+                request_id: r.request_id.clone(),
+                group: Some(run.ticket.route.to_owned()),
+                episode: r.episode_id.clone(),
+                latency_ms: r.latency_ms,
+                ttft_ms: r.ttft_ms,
+                failed: r.failed(),
+                attempts: u32::try_from(r.attempts.len()).unwrap_or(u32::MAX),
+                cost_usd: r.cost_usd,
+            });
+            records.push(r);
+        }
+        let Some(tenant) = tenant else { continue };
+        let about = Subject::Episode(run.ticket.id.clone());
+        for f in store.feedback(&tenant, &about).await? {
+            feedback.push(modelmux_core::outcomes::FeedbackValue {
+                tenant: Some(f.tenant),
+                request_id: f.request_id,
+                episode_id: f.episode_id,
+                metric: f.metric,
+                value: f.value_num,
+                time_ms: f.time_ms,
+            });
+        }
+    }
+    Ok((rows, feedback, records))
+}
+
+/// A fresh directory for the demo's record store.
+fn temp_dir() -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "modelmux-demo-{}-{:016x}",
+        std::process::id(),
+        fastrand::u64(..)
+    ))
 }
 
 async fn sim(model: &str, b: Behaviour) -> anyhow::Result<SimHandle> {
@@ -194,50 +366,77 @@ async fn sim(model: &str, b: Behaviour) -> anyhow::Result<SimHandle> {
     .await?)
 }
 
-fn pick_route(i: usize) -> &'static str {
-    let slot = (i * 53 % 100) as u32;
-    let mut acc = 0;
-    for (name, share) in ROUTES {
-        acc += share;
-        if slot < acc {
-            return name;
+/// Sends a ticket's turns in order (each with the conversation so far), then its verdict.
+async fn one_ticket(
+    client: &reqwest::Client,
+    base: &str,
+    ticket: Ticket,
+    behaviours: &BTreeMap<String, Behaviour>,
+) -> TicketRun {
+    let mut messages: Vec<Value> = vec![json!({"role": "system", "content":
+        "You are the support assistant of a software company. Be brief and exact."})];
+    let mut turns = Vec::new();
+    for (text, stream) in ticket.messages.iter().zip(&ticket.stream) {
+        messages.push(json!({"role": "user", "content": text}));
+        let (turn, answer) = send(client, base, &ticket, &messages, *stream).await;
+        let ok = turn.status == 200;
+        turns.push(turn);
+        if !ok {
+            break;
         }
+        messages.push(json!({"role": "assistant", "content": answer}));
     }
-    "chat"
+    let last = turns.last().filter(|t| t.status == 200);
+    let p_resolve = last
+        .and_then(|t| behaviours.get(&t.target))
+        .map_or(0.0, |b| b.resolution_rate(ticket.intent.name()));
+    let resolved = last
+        .and_then(|t| behaviours.get(&t.target))
+        .is_some_and(|b| b.resolves(ticket.intent.name(), ticket.draw));
+    let feedback_status = client
+        .post(format!("{base}/v1/feedback"))
+        .header("content-type", "application/json")
+        .body(
+            json!({"episode_id": ticket.id, "metric": "resolved", "value": resolved,
+                   "source": "user", "id": format!("{}-resolved", ticket.id)})
+            .to_string(),
+        )
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16());
+    TicketRun {
+        ticket,
+        turns,
+        resolved,
+        p_resolve,
+        feedback_status,
+    }
 }
 
-async fn one(
+/// One turn: the answer's ids and target, and its text (for the next turn's history).
+async fn send(
     client: &reqwest::Client,
-    url: &str,
-    route: &'static str,
+    base: &str,
+    ticket: &Ticket,
+    messages: &[Value],
     stream: bool,
-    i: usize,
-) -> Outcome {
-    let body = serde_json::json!({
-        "model": route,
-        "stream": stream,
-        "messages": [{"role": "user", "content": format!("Demo question number {i}: what does a gateway do?")}],
-    });
-    let t0 = Instant::now();
+) -> (Turn, String) {
+    let body = json!({"model": ticket.route, "stream": stream, "messages": messages});
     let resp = client
-        .post(url)
+        .post(format!("{base}/v1/chat/completions"))
         .header("content-type", "application/json")
+        .header("x-modelmux-episode", &ticket.id)
         .body(body.to_string())
         .send()
         .await;
-    let mut out = Outcome {
-        route,
+    let mut turn = Turn {
+        request_id: String::new(),
         status: 0,
         target: String::new(),
-        attempts: 0,
-        latency: Duration::ZERO,
-        stream,
     };
     let Ok(resp) = resp else {
-        out.latency = t0.elapsed();
-        return out;
+        return (turn, String::new());
     };
-    out.status = resp.status().as_u16();
     let header = |name: &str| {
         resp.headers()
             .get(name)
@@ -245,86 +444,49 @@ async fn one(
             .unwrap_or("")
             .to_owned()
     };
-    out.target = header("x-modelmux-target");
-    out.attempts = header("x-modelmux-attempts").parse().unwrap_or(0);
+    turn.status = resp.status().as_u16();
+    turn.request_id = header("x-modelmux-request-id");
+    turn.target = header("x-modelmux-target");
+    let mut answer = String::new();
     if stream {
         let mut body = resp.bytes_stream();
+        let mut buf = Vec::new();
         let mut complete = false;
         while let Some(Ok(chunk)) = body.next().await {
-            complete |= chunk.windows(6).any(|w| w == b"[DONE]");
+            buf.extend_from_slice(&chunk);
+        }
+        for line in String::from_utf8_lossy(&buf).lines() {
+            let Some(data) = line.strip_prefix("data: ") else {
+                continue;
+            };
+            complete |= data.trim() == "[DONE]";
+            if let Ok(v) = serde_json::from_str::<Value>(data)
+                && let Some(s) = v["choices"][0]["delta"]["content"].as_str()
+            {
+                answer.push_str(s);
+            }
         }
         if !complete {
-            out.status = 0;
+            turn.status = 0;
         }
-    } else if resp.bytes().await.is_err() {
-        out.status = 0;
+    } else {
+        match resp
+            .bytes()
+            .await
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        {
+            Some(v) => {
+                answer = v["choices"][0]["message"]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+            }
+            None => turn.status = 0,
+        }
     }
-    out.latency = t0.elapsed();
-    out
+    (turn, answer)
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)].as_secs_f64() * 1000.0
-}
-
-fn render(outcomes: &[Outcome], sims: &[(&str, &SimHandle, &str)]) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<8} {:>8} {:>7} {:>8} {:>10} {:>8} {:>8} {:>7}",
-        "route", "requests", "stream", "ok", "fallbacks", "p50 ms", "p95 ms", "errors"
-    );
-    for (route, _) in ROUTES {
-        let rows: Vec<&Outcome> = outcomes.iter().filter(|o| o.route == route).collect();
-        let mut lat: Vec<Duration> = rows
-            .iter()
-            .filter(|o| o.status == 200)
-            .map(|o| o.latency)
-            .collect();
-        lat.sort();
-        let ok = rows.iter().filter(|o| o.status == 200).count();
-        let _ = writeln!(
-            out,
-            "{:<8} {:>8} {:>7} {:>8} {:>10} {:>8.1} {:>8.1} {:>7}",
-            route,
-            rows.len(),
-            rows.iter().filter(|o| o.stream).count(),
-            ok,
-            rows.iter().filter(|o| o.attempts > 1).count(),
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.95),
-            rows.len() - ok
-        );
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "{:<20} {:>14} {:>9} {:>13} {:>8} {:>8}",
-        "target", "upstream calls", "answered", "failed calls", "p50 ms", "p95 ms"
-    );
-    for (name, sim, model) in sims {
-        let calls = sim.requests(model);
-        let answered: Vec<&Outcome> = outcomes
-            .iter()
-            .filter(|o| o.status == 200 && o.target == *name)
-            .collect();
-        let mut lat: Vec<Duration> = answered.iter().map(|o| o.latency).collect();
-        lat.sort();
-        let _ = writeln!(
-            out,
-            "{:<20} {:>14} {:>9} {:>13} {:>8.1} {:>8.1}",
-            name,
-            calls,
-            answered.len(),
-            calls.saturating_sub(answered.len() as u64),
-            percentile(&lat, 0.5),
-            percentile(&lat, 0.95)
-        );
-    }
-    out
-}
+#[cfg(test)]
+mod tests;

@@ -28,7 +28,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse_with_version();
-    logging::init(cli.log.as_deref());
+    let default_log = match cli.command {
+        cli::Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    logging::init(cli.log.as_deref(), default_log);
     // One core (a container limit, `taskset`): the current-thread scheduler does the same
     // work without the cross-worker bookkeeping of the multi-thread one.
     let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
