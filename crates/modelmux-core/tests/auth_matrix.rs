@@ -191,7 +191,12 @@ fn endpoints(d: &Deployment) -> Vec<Endpoint> {
             Kind::Owned,
         ),
         e("GET", "/v1/analytics", None, Kind::Analytics),
-        e("GET", "/v1/analytics?by=key&per=episode", None, Kind::Analytics),
+        e(
+            "GET",
+            "/v1/analytics?by=key&per=episode",
+            None,
+            Kind::Analytics,
+        ),
         e("GET", "/admin/keys", None, Kind::Admin),
         e("GET", "/admin/spend/keys", None, Kind::Admin),
         e("GET", "/admin/spend/teams", None, Kind::Admin),

@@ -187,14 +187,17 @@ pub async fn run(
         ..Options::default()
     };
     let groups = outcomes::report(&rows, &feedback, &opts);
+    let mut by_group: std::collections::HashMap<&str, Vec<u64>> = std::collections::HashMap::new();
+    for r in &rows {
+        by_group
+            .entry(r.group.as_deref().unwrap_or(NO_GROUP))
+            .or_default()
+            .push(r.latency_ms);
+    }
     let latency = groups
         .iter()
         .map(|g| {
-            let mut lat: Vec<u64> = rows
-                .iter()
-                .filter(|r| r.group.as_deref().unwrap_or(NO_GROUP) == g.group)
-                .map(|r| r.latency_ms)
-                .collect();
+            let mut lat = by_group.remove(g.group.as_str()).unwrap_or_default();
             lat.sort_unstable();
             let p = |q| percentile(&lat, q).unwrap_or(0);
             Percentiles {
