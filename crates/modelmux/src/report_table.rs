@@ -61,12 +61,15 @@ fn ms(v: Option<u64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
+/// A difference against the baseline: percentage points (`scale` 100, one decimal) for
+/// proportions, the metric's own unit (three decimals) for means.
 fn diff(d: Option<&Difference>, scale: f64, unit: &str) -> String {
+    let places = if scale == 1.0 { 3 } else { 1 };
     d.map_or_else(
         || "-".to_owned(),
         |d| {
             format!(
-                "{:+.1}{unit} [{:+.1}, {:+.1}] p={:.3}",
+                "{:+.places$}{unit} [{:+.places$}, {:+.places$}] p={:.3}",
                 d.delta * scale,
                 d.lo * scale,
                 d.hi * scale,
