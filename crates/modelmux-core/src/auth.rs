@@ -13,6 +13,10 @@
 //!   checked by `admin_layer`, which the admin router carries so it holds wherever the
 //!   router is mounted.
 //!
+//! - `GET /v1/analytics`: the admin key (as `Caller::Admin`) or the read-only
+//!   `[keys] analytics_key` (`Caller::Analytics`); no client key opens it (404 while neither
+//!   is set).
+//!
 //! One exception for browser widgets: `POST /v1/feedback` without any key but with a signed
 //! feedback token (`x-modelmux-feedback-token`, from the answer it is about) is let through
 //! as `Caller::Token`, whose tenant is the token's; the handler holds every item to the
@@ -58,8 +62,10 @@ pub enum Caller {
     Open,
     /// A master key: every route, no limits.
     Master,
-    /// The `[keys] admin_key`, on the admin API.
+    /// The `[keys] admin_key`, on the admin API (and analytics).
     Admin,
+    /// The `[keys] analytics_key`, on `GET /v1/analytics` only.
+    Analytics,
     /// A virtual key, within its allowed routes, limits and budgets.
     Key(Box<KeyInfo>),
     /// A feedback token, on `POST /v1/feedback` only: feedback about one request (and its
@@ -95,6 +101,7 @@ impl Caller {
             Self::Open => "open".to_owned(),
             Self::Master => "master".to_owned(),
             Self::Admin => "admin".to_owned(),
+            Self::Analytics => "analytics".to_owned(),
             Self::Key(k) => format!("key:{}", k.id),
             Self::Token(g) => g.tenant.clone(),
         })
@@ -115,11 +122,16 @@ enum Access {
     Public,
     Client,
     Admin,
+    Analytics,
 }
+
+/// The analytics endpoint (the admin or the analytics key).
+pub const ANALYTICS_PATH: &str = "/v1/analytics";
 
 fn access_of(path: &str) -> Access {
     match path {
         "/healthz" | "/readyz" => Access::Public,
+        ANALYTICS_PATH => Access::Analytics,
         p if p == "/admin" || p.starts_with("/admin/") => Access::Admin,
         _ => Access::Client,
     }
@@ -206,12 +218,37 @@ fn authenticate_admin(keys: &Keys, headers: &HeaderMap) -> Result<Caller, Gatewa
     }
 }
 
+/// The analytics caller: the admin key, else the analytics key, or why not.
+fn authenticate_analytics(state: &AppState, headers: &HeaderMap) -> Result<Caller, GatewayError> {
+    let analytics = state.config.keys.analytics_key.as_ref();
+    if !state.keys.admin_enabled() && analytics.is_none() {
+        return Err(GatewayError::NotFound(
+            "Analytics are off: set [keys] analytics_key (or admin_key) to use them.".into(),
+        ));
+    }
+    match presented_key(headers) {
+        Some(k) if state.keys.is_admin(k) => Ok(Caller::Admin),
+        Some(k) if analytics.is_some_and(|a| a.matches(k)) => Ok(Caller::Analytics),
+        Some(k) if !k.is_empty() => Err(GatewayError::Unauthorized(
+            "Incorrect analytics key provided: analytics need the admin or the analytics key."
+                .into(),
+        )),
+        _ => Err(GatewayError::Unauthorized(
+            "Analytics need the analytics (or admin) key as `Authorization: Bearer <key>`.".into(),
+        )),
+    }
+}
+
 /// The middleware of the gateway's router: authenticates every client request and hands
 /// its `Caller` to the handler, or refuses it in the path's wire format. The admin API
 /// carries `admin_layer` itself (it is also mounted on its own, without the gateway).
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match access_of(req.uri().path()) {
         Access::Public | Access::Admin => next.run(req).await,
+        Access::Analytics => {
+            let caller = authenticate_analytics(&state, req.headers());
+            admit(caller, req, next, ADMIN_BODY_LIMIT).await
+        }
         Access::Client => {
             let caller = match feedback_token(req.uri().path(), req.headers()) {
                 Some(token) => authenticate_token(&state, token),
@@ -277,6 +314,7 @@ mod tests {
         assert_eq!(access_of("/admin/keys"), Access::Admin);
         assert_eq!(access_of("/administrator"), Access::Client);
         assert_eq!(access_of("/v1/models"), Access::Client);
+        assert_eq!(access_of("/v1/analytics"), Access::Analytics);
         assert_eq!(
             format_of_path("/v1/messages/count_tokens"),
             ClientFormat::Anthropic

@@ -5,6 +5,7 @@
 //! per attempt), the answer through `http::respond`, and the record (`records`). `serve` is the one entry point for the binary and for
 //! tests: give it a bound listener, a config and a shutdown future.
 
+pub mod analytics;
 pub mod auth;
 pub mod catalog;
 pub mod config;

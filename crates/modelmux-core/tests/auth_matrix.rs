@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 const ADMIN: &str = "adm-secret-0123456789";
 const MASTER: &str = "mk-master-0123456789";
+const ANALYTICS: &str = "ana-secret-0123456789";
 const FEEDBACK: &str = "[feedback]\nsecret = \"feedback-secret-0123456789abcdef\"\n[[metrics]]\nname = \"thumbs\"\ntype = \"boolean\"\nlevel = \"request\"\noptimize = \"max\"\n";
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,15 +29,18 @@ enum Who {
     Owner,
     Master,
     Admin,
+    /// The read-only `[keys] analytics_key`.
+    Analytics,
 }
 
-const EVERYONE: [Who; 6] = [
+const EVERYONE: [Who; 7] = [
     Who::NoKey,
     Who::Wrong,
     Who::Other,
     Who::Owner,
     Who::Master,
     Who::Admin,
+    Who::Analytics,
 ];
 
 /// Who may use an endpoint.
@@ -52,6 +56,8 @@ enum Kind {
     Admin,
     /// `POST /v1/feedback`: any client key (202), or a feedback token without a key.
     Feedback,
+    /// `GET /v1/analytics`: the admin key or the analytics key.
+    Analytics,
 }
 
 struct Deployment {
@@ -88,7 +94,7 @@ async fn deployment(masters: bool) -> Deployment {
         String::new()
     };
     let gw = gateway(&format!(
-        "{master_line}[keys]\nadmin_key = \"{ADMIN}\"\n{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{FEEDBACK}",
+        "{master_line}[keys]\nadmin_key = \"{ADMIN}\"\nanalytics_key = \"{ANALYTICS}\"\n{}\n[[routes]]\nname = \"r\"\ntargets = [\"a/m\"]\n{FEEDBACK}",
         providers(&[("a", &s)])
     ))
     .await;
@@ -184,6 +190,13 @@ fn endpoints(d: &Deployment) -> Vec<Endpoint> {
             None,
             Kind::Owned,
         ),
+        e("GET", "/v1/analytics", None, Kind::Analytics),
+        e(
+            "GET",
+            "/v1/analytics?by=key&per=episode",
+            None,
+            Kind::Analytics,
+        ),
         e("GET", "/admin/keys", None, Kind::Admin),
         e("GET", "/admin/spend/keys", None, Kind::Admin),
         e("GET", "/admin/spend/teams", None, Kind::Admin),
@@ -205,6 +218,7 @@ fn key_of(d: &Deployment, who: Who) -> Option<&str> {
         Who::Owner => Some(&d.owner),
         Who::Master => Some(MASTER),
         Who::Admin => Some(ADMIN),
+        Who::Analytics => Some(ANALYTICS),
     }
 }
 
@@ -213,6 +227,9 @@ fn expected(kind: Kind, who: Who) -> u16 {
     match (kind, who) {
         (Kind::Public, _) => 200,
         (_, Who::NoKey | Who::Wrong) => 401,
+        (Kind::Analytics, Who::Admin | Who::Analytics) => 200,
+        (Kind::Analytics, _) => 401,
+        (_, Who::Analytics) => 401,
         (Kind::Client, Who::Other | Who::Owner | Who::Master) => 200,
         (Kind::Client, Who::Admin) => 401,
         (Kind::Owned, Who::Owner) => 200,
@@ -323,7 +340,14 @@ async fn deletion(d: &Deployment) {
     let never = call(d, &missing, Some(&d.owner)).await;
     assert_eq!(never.status(), 404);
     let never_body: Value = json_of(never).await;
-    for who in [Who::NoKey, Who::Wrong, Who::Other, Who::Master, Who::Admin] {
+    for who in [
+        Who::NoKey,
+        Who::Wrong,
+        Who::Other,
+        Who::Master,
+        Who::Admin,
+        Who::Analytics,
+    ] {
         if who == Who::Master && !d.masters {
             continue;
         }

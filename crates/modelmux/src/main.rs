@@ -15,6 +15,7 @@ mod keys;
 mod logging;
 mod models;
 mod report;
+mod report_table;
 mod serve;
 mod signals;
 mod sim;

@@ -1,23 +1,32 @@
-//! `modelmux report`: per route, target, key or team over a window (`--since 24h`), the
-//! requests, cost, p50/p95 latency and time to first token, error rate and fallback rate,
-//! read from the record store that the config's `[store]` table names. Only `[store]` is
-//! read, so provider keys need not be in the environment; without `--config` the defaults
-//! apply (SQLite in `$MODELMUX_DATA_DIR` or `./modelmux-data`).
+//! `modelmux report`: outcomes per route, target, rule, intent, key or team over a window
+//! (`--since 24h`), optionally per episode, filtered by a CEL expression over record fields
+//! and compared with a baseline group: volumes, cost (per request and per episode), latency
+//! and TTFT, error and fallback rates, each `[[metrics]]` metric with its confidence interval
+//! and coverage, cost per resolved episode, Δcost and Δquality with p-values. The numbers
+//! come from `modelmux_core::analytics`, exactly as `GET /v1/analytics` serves them.
+//!
+//! Only `[store]` and `[[metrics]]` are read from the config, so provider keys need not be
+//! in the environment; without `--config` the defaults apply (SQLite in
+//! `$MODELMUX_DATA_DIR` or `./modelmux-data`, no metrics).
 
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use modelmux_core::analytics::{self, Analytics, AnalyticsError, Query};
+use modelmux_core::config::feedback::{Metric, MetricType, RawFeedbackConfig, RawMetric};
+use modelmux_core::outcomes::Per;
 use modelmux_core::records::config::{RawStoreConfig, StoreConfig, StoreKind, validate};
-use modelmux_core::records::{self, GroupBy, ReportRow};
+use modelmux_core::records::{self, GroupBy};
 use serde::Deserialize;
+
+use crate::report_table;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Config file (TOML) whose `[store]` table locates the records.
+    /// Config file (TOML) whose `[store]` locates the records and `[[metrics]]` names the metrics.
     #[arg(long, short, env = "MODELMUX_CONFIG")]
     pub config: Option<PathBuf>,
     /// How far back to look (`1h`, `24h`, `7d`).
@@ -26,17 +35,36 @@ pub struct ReportArgs {
     /// What to group by.
     #[arg(long, value_enum, default_value_t = By::Route)]
     pub by: By,
-    /// Print JSON rows instead of a table.
+    /// The unit costs and request-level metrics are counted in.
+    #[arg(long, value_enum, default_value_t = Unit::Request)]
+    pub per: Unit,
+    /// Metrics to show (default: every configured one).
+    #[arg(long = "metric", num_args = 1.., value_name = "NAME")]
+    pub metrics: Vec<String>,
+    /// Keep only the records a CEL expression holds for, e.g. `route == "chat" && !stream`
+    /// (fields: route, target, rule, key, team, status, error, stream, cost_usd, latency_ms, episode).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Compare every other group with this one (Δcost, Δ each metric, p-values).
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Same as `--format json`.
     #[arg(long)]
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum By {
     Route,
     Target,
+    Rule,
+    Intent,
     Key,
     Team,
+    Experiment,
 }
 
 impl From<By> for GroupBy {
@@ -44,34 +72,66 @@ impl From<By> for GroupBy {
         match b {
             By::Route => GroupBy::Route,
             By::Target => GroupBy::Target,
+            By::Rule => GroupBy::Rule,
+            By::Intent => GroupBy::Intent,
             By::Key => GroupBy::Key,
             By::Team => GroupBy::Team,
+            By::Experiment => GroupBy::Experiment,
         }
     }
 }
 
-/// The config file as far as this command cares: `[store]`, everything else ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Unit {
+    Request,
+    Episode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// The config file as far as this command cares: `[store]` and `[[metrics]]`.
 #[derive(Deserialize)]
 struct StoreOnly {
     #[serde(default)]
     store: RawStoreConfig,
+    #[serde(default)]
+    metrics: Vec<RawMetric>,
 }
 
-fn store_config(path: Option<&Path>) -> anyhow::Result<Result<StoreConfig, Vec<String>>> {
-    let raw = match path {
-        None => RawStoreConfig::default(),
+/// What the report needs from the config: the store and the metrics.
+struct Setup {
+    store: StoreConfig,
+    metrics: Vec<Metric>,
+}
+
+fn load(path: Option<&Path>) -> anyhow::Result<Result<Setup, Vec<String>>> {
+    let file = match path {
+        None => StoreOnly {
+            store: RawStoreConfig::default(),
+            metrics: Vec::new(),
+        },
         Some(p) => {
             let text = std::fs::read_to_string(p)
                 .with_context(|| format!("cannot read {}", p.display()))?;
-            let file: StoreOnly =
-                toml::from_str(&text).with_context(|| format!("{} is not valid", p.display()))?;
-            file.store
+            toml::from_str(&text).with_context(|| format!("{} is not valid", p.display()))?
         }
     };
     let mut issues = Vec::new();
-    let config = validate(&raw, &|k| std::env::var(k).ok(), &mut issues);
+    let env = |k: &str| std::env::var(k).ok();
+    let store = validate(&file.store, &env, &mut issues);
+    let (metrics, _) = modelmux_core::config::feedback::validate(
+        &file.metrics,
+        &RawFeedbackConfig::default(),
+        &env,
+        &mut issues,
+    );
     if issues.is_empty() {
-        Ok(Ok(config))
+        Ok(Ok(Setup { store, metrics }))
     } else {
         Ok(Err(issues
             .into_iter()
@@ -80,9 +140,74 @@ fn store_config(path: Option<&Path>) -> anyhow::Result<Result<StoreConfig, Vec<S
     }
 }
 
+/// The query the flags ask for, ending `now`.
+fn query(args: &ReportArgs, now: SystemTime) -> Query {
+    Query {
+        by: args.by.into(),
+        per: match args.per {
+            Unit::Request => Per::Request,
+            Unit::Episode => Per::Episode,
+        },
+        metrics: (!args.metrics.is_empty()).then(|| args.metrics.clone()),
+        since: now
+            .checked_sub(args.since)
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+        filter: args.filter.clone(),
+        baseline: args.baseline.clone(),
+    }
+}
+
+/// The report as text in the asked format, or `None` when there is no store file yet.
+async fn produce(
+    args: &ReportArgs,
+    setup: &Setup,
+    now: SystemTime,
+) -> anyhow::Result<Option<String>> {
+    let config = &setup.store;
+    let location = match config.kind {
+        StoreKind::Sqlite => {
+            let path = config.sqlite_path();
+            if !path.exists() {
+                return Ok(None);
+            }
+            format!("sqlite {}", path.display())
+        }
+        StoreKind::Postgres => "postgres".to_owned(),
+        StoreKind::Memory => bail!("[store] kind = \"memory\" keeps no records to report on"),
+    };
+    let store = records::open(config, &modelmux_core::Tasks::new())
+        .await
+        .with_context(|| format!("cannot open the record store ({location})"))?;
+    let q = query(args, now);
+    let a: Analytics = match analytics::run(store.as_ref(), &setup.metrics, &q).await {
+        Ok(a) => a,
+        Err(AnalyticsError::Query(m)) => bail!("{m}"),
+        Err(AnalyticsError::Store(e)) => return Err(e.into()),
+    };
+    let format = if args.json { Format::Json } else { args.format };
+    Ok(Some(match format {
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&a)?),
+        Format::Csv => report_table::csv(&a),
+        Format::Table => {
+            let window = format!(
+                "since {} (last {})",
+                humantime::format_rfc3339_seconds(q.since),
+                humantime::format_duration(args.since)
+            );
+            let boolean = |name: &str| {
+                setup
+                    .metrics
+                    .iter()
+                    .any(|m| m.name == name && m.kind == MetricType::Boolean)
+            };
+            report_table::table(&a, &location, &window, &boolean)
+        }
+    }))
+}
+
 pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let config = match store_config(args.config.as_deref())? {
-        Ok(c) => c,
+    let setup = match load(args.config.as_deref())? {
+        Ok(s) => s,
         Err(issues) => {
             for i in issues {
                 eprintln!("  error: {i}");
@@ -90,154 +215,16 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    let location = match config.kind {
-        StoreKind::Sqlite => {
-            let path = config.sqlite_path();
-            if !path.exists() {
-                println!("no records yet: {} does not exist", path.display());
-                return Ok(ExitCode::SUCCESS);
-            }
-            format!("sqlite {}", path.display())
-        }
-        StoreKind::Postgres => "postgres".to_owned(),
-        StoreKind::Memory => bail!("[store] kind = \"memory\" keeps no records to report on"),
-    };
-    let store = records::open(&config, &modelmux_core::Tasks::new())
-        .await
-        .with_context(|| format!("cannot open the record store ({location})"))?;
-    let since = SystemTime::now()
-        .checked_sub(args.since)
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let by = GroupBy::from(args.by);
-    let rows = store.report(by, since).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        println!(
-            "records in {location} since {} (last {}), by {}",
-            humantime::format_rfc3339_seconds(since),
-            humantime::format_duration(args.since),
-            by.name()
-        );
-        print!("{}", render(by, &rows));
+    match produce(&args, &setup, SystemTime::now()).await? {
+        Some(text) => print!("{text}"),
+        None => println!(
+            "no records yet: {} does not exist",
+            setup.store.sqlite_path().display()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn percent(v: f64) -> String {
-    format!("{:.1}%", v * 100.0)
-}
-
-fn ms(v: Option<u64>) -> String {
-    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
-}
-
-/// The table: one line per group, then the totals.
-fn render(by: GroupBy, rows: &[ReportRow]) -> String {
-    let mut out = String::new();
-    if rows.is_empty() {
-        out.push_str("no requests in this window\n");
-        return out;
-    }
-    let width = rows
-        .iter()
-        .map(|r| r.group.chars().count())
-        .max()
-        .unwrap_or(0)
-        .clamp(8, 48);
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>8}  {:>12}  {:>7}  {:>7}  {:>8}  {:>8}  {:>7}  {:>9}",
-        by.name(),
-        "requests",
-        "cost USD",
-        "p50 ms",
-        "p95 ms",
-        "p50 ttft",
-        "p95 ttft",
-        "errors",
-        "fallbacks"
-    );
-    for r in rows {
-        let _ = writeln!(
-            out,
-            "{:<width$}  {:>8}  {:>12.6}  {:>7}  {:>7}  {:>8}  {:>8}  {:>7}  {:>9}",
-            r.group,
-            r.requests,
-            r.cost_usd,
-            r.p50_latency_ms,
-            r.p95_latency_ms,
-            ms(r.p50_ttft_ms),
-            ms(r.p95_ttft_ms),
-            percent(r.error_rate),
-            percent(r.fallback_rate)
-        );
-    }
-    let requests: u64 = rows.iter().map(|r| r.requests).sum();
-    let cost: f64 = rows.iter().map(|r| r.cost_usd).sum();
-    let weighted = |f: fn(&ReportRow) -> f64| {
-        rows.iter().map(|r| f(r) * r.requests as f64).sum::<f64>() / requests.max(1) as f64
-    };
-    let _ = writeln!(
-        out,
-        "{:<width$}  {:>8}  {:>12.6}  {:>7}  {:>7}  {:>8}  {:>8}  {:>7}  {:>9}",
-        "total",
-        requests,
-        cost,
-        "",
-        "",
-        "",
-        "",
-        percent(weighted(|r| r.error_rate)),
-        percent(weighted(|r| r.fallback_rate))
-    );
-    out
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_has_a_line_per_group_and_totals() {
-        let row = |g: &str, n, err| ReportRow {
-            group: g.into(),
-            requests: n,
-            cost_usd: 0.5,
-            p50_latency_ms: 120,
-            p95_latency_ms: 900,
-            p50_ttft_ms: Some(80),
-            p95_ttft_ms: None,
-            error_rate: err,
-            fallback_rate: 0.0,
-        };
-        let text = render(GroupBy::Route, &[row("chat", 3, 0.0), row("code", 1, 1.0)]);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 4, "{text}");
-        assert!(lines[0].starts_with("route") && lines[0].contains("fallbacks"));
-        assert!(lines[1].starts_with("chat") && lines[1].contains("0.500000"));
-        assert!(lines[1].contains("120") && lines[1].contains("80"));
-        assert!(lines[3].starts_with("total") && lines[3].contains("1.000000"));
-        assert!(lines[3].contains("25.0%"), "{text}");
-        assert_eq!(render(GroupBy::Key, &[]), "no requests in this window\n");
-    }
-
-    #[test]
-    fn only_the_store_table_is_read() {
-        let dir = std::env::temp_dir().join(format!("mmx-report-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("c.toml");
-        std::fs::write(
-            &file,
-            "[providers.openai]\nkind = \"openai\"\napi_key = \"${UNSET_KEY_FOR_REPORT}\"\n\
-             [store]\ndata_dir = \"/srv/mm\"\n",
-        )
-        .unwrap();
-        let c = store_config(Some(&file)).unwrap().unwrap();
-        assert_eq!(c.sqlite_path(), PathBuf::from("/srv/mm/records.sqlite"));
-        std::fs::write(&file, "[store]\nkind = \"mongo\"\n").unwrap();
-        let issues = store_config(Some(&file)).unwrap().unwrap_err();
-        assert!(issues[0].starts_with("store.kind"), "{issues:?}");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-}
+#[path = "report_tests.rs"]
+mod tests;

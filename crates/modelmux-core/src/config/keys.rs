@@ -5,6 +5,7 @@
 //! ```toml
 //! [keys]
 //! admin_key = "${MODELMUX_ADMIN_KEY}"
+//! analytics_key = "${MODELMUX_ANALYTICS_KEY}"  # read-only: GET /v1/analytics
 //! file = "modelmux-keys.json"     # absent: keys live in memory and die with the process
 //! redis_url = "${REDIS_URL}"      # absent: limits and budgets are counted in process
 //! redis_prefix = "modelmux"
@@ -29,6 +30,7 @@ use crate::secret::Secret;
 #[serde(deny_unknown_fields)]
 pub struct RawKeysConfig {
     pub admin_key: Option<String>,
+    pub analytics_key: Option<String>,
     pub file: Option<String>,
     pub redis_url: Option<String>,
     pub redis_prefix: Option<String>,
@@ -43,6 +45,9 @@ pub struct RawKeysConfig {
 pub struct KeysConfig {
     /// Guards the admin API; `None` disables it.
     pub admin_key: Option<Secret>,
+    /// Opens `GET /v1/analytics` only (read-only, every tenant's numbers); `None`: only the
+    /// admin key does.
+    pub analytics_key: Option<Secret>,
     /// The JSON key store; `None` keeps keys in memory.
     pub file: Option<PathBuf>,
     /// Where shared counters live; `None` counts in process. A `Secret` because URLs carry
@@ -64,6 +69,7 @@ impl Default for KeysConfig {
     fn default() -> Self {
         Self {
             admin_key: None,
+            analytics_key: None,
             file: None,
             redis_url: None,
             redis_prefix: "modelmux".into(),
@@ -94,6 +100,7 @@ pub fn validate(
         }
     };
     let admin_key = text("keys.admin_key", &raw.admin_key);
+    let analytics_key = text("keys.analytics_key", &raw.analytics_key);
     let file = text("keys.file", &raw.file);
     let redis_url = text("keys.redis_url", &raw.redis_url);
     let prefix = text("keys.redis_prefix", &raw.redis_prefix);
@@ -110,6 +117,14 @@ pub fn validate(
             "the admin key must be at least 16 characters long",
         ),
         Some(k) => out.admin_key = Some(Secret::new(k)),
+        None => {}
+    }
+    match analytics_key {
+        Some(k) if k.len() < 16 => issue(
+            "keys.analytics_key",
+            "the analytics key must be at least 16 characters long",
+        ),
+        Some(k) => out.analytics_key = Some(Secret::new(k)),
         None => {}
     }
     match file {

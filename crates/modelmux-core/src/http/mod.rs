@@ -6,6 +6,7 @@
 //! handlers their `Caller`. Model handlers only read and decode (`accept`); the `pipeline`
 //! does the rest.
 
+mod analytics;
 mod chat;
 mod explain;
 mod feedback;
@@ -80,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/route/explain", post(explain::explain))
         .route(crate::auth::FEEDBACK_PATH, post(feedback::create))
         .route("/v1/health/targets", get(explain::health_targets))
+        .route(crate::auth::ANALYTICS_PATH, get(analytics::get))
         .route("/v1/models", get(meta::models))
         .route("/models", get(meta::models))
         .route("/healthz", get(meta::healthz))

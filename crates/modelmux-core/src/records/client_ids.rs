@@ -45,6 +45,11 @@ impl ClientIds {
         }
     }
 
+    /// The store asked about older ids.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.store.as_ref()
+    }
+
     /// Claims `id` for `tenant`: `true` when nobody used it before (it is now taken), `false`
     /// for a duplicate.
     pub async fn claim(&self, tenant: &str, id: &str) -> bool {

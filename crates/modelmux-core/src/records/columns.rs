@@ -6,7 +6,7 @@ use super::record::Record;
 use super::store::StoreError;
 
 /// Column names in insert order (the tables of both backends use them).
-pub(crate) const NAMES: [&str; 27] = [
+pub(crate) const NAMES: [&str; 28] = [
     "request_id",
     "time_ms",
     "key_id",
@@ -34,6 +34,7 @@ pub(crate) const NAMES: [&str; 27] = [
     "episode_id",
     "episode_turn",
     "client_request_id",
+    "intent",
 ];
 
 /// One record as column values.
@@ -65,6 +66,8 @@ pub(crate) struct Row<'a> {
     pub episode_id: Option<&'a str>,
     pub episode_turn: Option<i32>,
     pub client_request_id: Option<&'a str>,
+    /// The classified intent, from the decision string.
+    pub intent: Option<&'a str>,
 }
 
 fn big(n: u64) -> i64 {
@@ -102,6 +105,7 @@ impl<'a> Row<'a> {
             episode_id: r.episode_id.as_deref(),
             episode_turn: r.episode_turn.map(|t| i32::try_from(t).unwrap_or(i32::MAX)),
             client_request_id: r.client_request_id.as_deref(),
+            intent: super::report::intent_of(&r.decision),
         })
     }
 }
@@ -121,6 +125,25 @@ pub(crate) fn unsigned(n: i64) -> u64 {
 pub(crate) fn sample_query(table: &str, group: &str, placeholder: &str) -> String {
     format!(
         "SELECT {group}, latency_ms, ttft_ms, failed, attempts, cost_usd FROM {table} \
+         WHERE time_ms >= {placeholder}"
+    )
+}
+
+/// The outcomes `SELECT`: one row per record since a time (`?1`/`$1`), with the columns
+/// `outcomes::RequestRow` and the `--filter` fields need, in `OutcomeRow` order; `{group}` is
+/// a fixed column name from `GroupBy::column`.
+pub(crate) fn outcome_query(table: &str, group: &str, placeholder: &str) -> String {
+    format!(
+        "SELECT tenant, COALESCE(client_request_id, request_id), {group}, episode_id, \
+         latency_ms, ttft_ms, failed, attempts, cost_usd, route, target, rule, key_id, team, \
+         status, error, stream_completed FROM {table} WHERE time_ms >= {placeholder}"
+    )
+}
+
+/// The feedback values `SELECT` since a time (`?1`/`$1`); `{table}` is the feedback table.
+pub(crate) fn feedback_value_query(table: &str, placeholder: &str) -> String {
+    format!(
+        "SELECT tenant, request_id, episode_id, metric, value_num, time_ms FROM {table} \
          WHERE time_ms >= {placeholder}"
     )
 }

@@ -7,8 +7,9 @@ use std::time::SystemTime;
 
 use super::feedback::{Feedback, Subject, replaces};
 use super::record::Record;
-use super::report::{GroupBy, ReportRow, Sample, aggregate};
+use super::report::{GroupBy, OutcomeRow, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
+use crate::outcomes::FeedbackValue;
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -68,6 +69,36 @@ impl Store for MemoryStore {
                     .collect()
             });
             Ok(aggregate(samples))
+        })
+    }
+
+    fn outcome_rows(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<OutcomeRow>> {
+        Box::pin(async move {
+            Ok(self.with(|m| {
+                m.values()
+                    .filter(|r| r.time >= since)
+                    .map(|r| OutcomeRow::of(r, by))
+                    .collect()
+            }))
+        })
+    }
+
+    fn feedback_values(&self, since: SystemTime) -> StoreFuture<'_, Vec<FeedbackValue>> {
+        let since = super::record::to_unix_ms(since);
+        Box::pin(async move {
+            Ok(self.with_feedback(|m| {
+                m.values()
+                    .filter(|f| f.time_ms >= since)
+                    .map(|f| FeedbackValue {
+                        tenant: Some(f.tenant.clone()),
+                        request_id: f.request_id.clone(),
+                        episode_id: f.episode_id.clone(),
+                        metric: f.metric.clone(),
+                        value: f.value_num,
+                        time_ms: f.time_ms,
+                    })
+                    .collect()
+            }))
         })
     }
 

@@ -41,7 +41,7 @@ pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use record::{AttemptRecord, Capture, Record, StreamOutcome, Tokens};
 pub use redact::redact;
-pub use report::{GroupBy, ReportRow};
+pub use report::{GroupBy, OutcomeRow, ReportRow};
 pub use sqlite::SqliteStore;
 pub use store::{Store, StoreError, StoreFuture};
 pub use writer::{FeedbackLost, RecordSink, RecordStats, RecordWriter};

@@ -14,8 +14,9 @@ use tokio_postgres::{Client, NoTls};
 use super::columns::{self, NAMES, Row};
 use super::feedback::{self, Feedback, Subject};
 use super::record::{Record, to_unix_ms};
-use super::report::{GroupBy, ReportRow, Sample, aggregate};
+use super::report::{GroupBy, OutcomeRow, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
+use crate::outcomes::{FeedbackValue, RequestRow};
 use crate::tasks::Tasks;
 
 /// Schema steps; `{t}` is the records table, `{s}` the schema prefix (`name.` or empty).
@@ -69,16 +70,18 @@ const MIGRATIONS: &[&str] = &[
         ON {t} (tenant, client_request_id);",
     // Feedback (`records::feedback`).
     super::feedback::POSTGRES_MIGRATION,
+    // The classified intent, for reports by intent (`GroupBy::Intent`).
+    "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS intent TEXT;",
 ];
 
 /// Any constant: the advisory lock key that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x006d_6d78_5f72_6563;
 
 /// The Postgres type of each column in `columns::NAMES` order, for the UNNEST arrays.
-const ARRAY_TYPES: [&str; 27] = [
+const ARRAY_TYPES: [&str; 28] = [
     "text", "int8", "text", "text", "text", "text", "text", "text", "int4", "text", "bool", "int4",
     "int8", "int8", "int8", "int8", "int8", "int8", "int8", "float8", "text", "bool", "text",
-    "text", "text", "int4", "text",
+    "text", "text", "int4", "text", "text",
 ];
 
 pub struct PostgresStore {
@@ -307,6 +310,7 @@ impl PostgresStore {
         let episode_id = col!(|r| r.episode_id);
         let episode_turn = col!(|r| r.episode_turn);
         let client_request_id = col!(|r| r.client_request_id);
+        let intent = col!(|r| r.intent);
         let client = self.client().await?;
         client
             .execute(
@@ -339,6 +343,7 @@ impl PostgresStore {
                     &episode_id,
                     &episode_turn,
                     &client_request_id,
+                    &intent,
                 ],
             )
             .await
@@ -375,6 +380,80 @@ impl PostgresStore {
     }
 }
 
+impl PostgresStore {
+    async fn outcome_rows_now(
+        &self,
+        by: GroupBy,
+        since: SystemTime,
+    ) -> Result<Vec<OutcomeRow>, StoreError> {
+        let client = self.client().await?;
+        let sql = columns::outcome_query(&self.table, by.column(), "$1");
+        let rows = client
+            .query(&sql, &[&to_unix_ms(since)])
+            .await
+            .map_err(query_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(OutcomeRow {
+                row: RequestRow {
+                    tenant: r.try_get(0).map_err(query_err)?,
+                    request_id: r.try_get(1).map_err(query_err)?,
+                    group: r.try_get(2).map_err(query_err)?,
+                    episode: r.try_get(3).map_err(query_err)?,
+                    latency_ms: columns::unsigned(r.try_get(4).map_err(query_err)?),
+                    ttft_ms: r
+                        .try_get::<_, Option<i64>>(5)
+                        .map_err(query_err)?
+                        .map(columns::unsigned),
+                    failed: r.try_get(6).map_err(query_err)?,
+                    attempts: u32::try_from(r.try_get::<_, i32>(7).map_err(query_err)?)
+                        .unwrap_or(0),
+                    cost_usd: r.try_get(8).map_err(query_err)?,
+                },
+                route: r.try_get(9).map_err(query_err)?,
+                target: r.try_get(10).map_err(query_err)?,
+                rule: r.try_get(11).map_err(query_err)?,
+                key: r.try_get(12).map_err(query_err)?,
+                team: r.try_get(13).map_err(query_err)?,
+                status: r
+                    .try_get::<_, Option<i32>>(14)
+                    .map_err(query_err)?
+                    .and_then(|s| u16::try_from(s).ok()),
+                error: r.try_get(15).map_err(query_err)?,
+                stream: r
+                    .try_get::<_, Option<bool>>(16)
+                    .map_err(query_err)?
+                    .is_some(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn feedback_values_now(
+        &self,
+        since: SystemTime,
+    ) -> Result<Vec<FeedbackValue>, StoreError> {
+        let client = self.client().await?;
+        let sql = columns::feedback_value_query(&format!("{}feedback", self.prefix), "$1");
+        let rows = client
+            .query(&sql, &[&to_unix_ms(since)])
+            .await
+            .map_err(query_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(FeedbackValue {
+                tenant: r.try_get(0).map_err(query_err)?,
+                request_id: r.try_get(1).map_err(query_err)?,
+                episode_id: r.try_get(2).map_err(query_err)?,
+                metric: r.try_get(3).map_err(query_err)?,
+                value: r.try_get(4).map_err(query_err)?,
+                time_ms: r.try_get(5).map_err(query_err)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
 impl Store for PostgresStore {
     fn kind(&self) -> &'static str {
         "postgres"
@@ -390,6 +469,14 @@ impl Store for PostgresStore {
 
     fn report(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<ReportRow>> {
         Box::pin(self.report_now(by, since))
+    }
+
+    fn outcome_rows(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<OutcomeRow>> {
+        Box::pin(self.outcome_rows_now(by, since))
+    }
+
+    fn feedback_values(&self, since: SystemTime) -> StoreFuture<'_, Vec<FeedbackValue>> {
+        Box::pin(self.feedback_values_now(since))
     }
 
     fn count(&self) -> StoreFuture<'_, u64> {

@@ -16,16 +16,25 @@ pub enum GroupBy {
     Route,
     /// The target that answered (or `(none)` when nothing did).
     Target,
+    /// The policy rule that chose the route (`(none)` for requests no rule matched).
+    Rule,
+    /// The classified intent (`intent=` in the decision; a column since migration 5).
+    Intent,
     Key,
     Team,
+    /// An experiment arm: no experiments exist yet, so every request is `(none)`.
+    Experiment,
 }
 
 impl GroupBy {
-    pub const NAMES: [(&'static str, GroupBy); 4] = [
+    pub const NAMES: [(&'static str, GroupBy); 7] = [
         ("route", GroupBy::Route),
         ("target", GroupBy::Target),
+        ("rule", GroupBy::Rule),
+        ("intent", GroupBy::Intent),
         ("key", GroupBy::Key),
         ("team", GroupBy::Team),
+        ("experiment", GroupBy::Experiment),
     ];
 
     pub fn parse(s: &str) -> Option<Self> {
@@ -36,8 +45,11 @@ impl GroupBy {
         match self {
             Self::Route => "route",
             Self::Target => "target",
+            Self::Rule => "rule",
+            Self::Intent => "intent",
             Self::Key => "key",
             Self::Team => "team",
+            Self::Experiment => "experiment",
         }
     }
 
@@ -46,8 +58,11 @@ impl GroupBy {
         match self {
             Self::Route => "route",
             Self::Target => "target",
+            Self::Rule => "rule",
+            Self::Intent => "intent",
             Self::Key => "key_id",
             Self::Team => "team",
+            Self::Experiment => "CAST(NULL AS TEXT)",
         }
     }
 
@@ -56,8 +71,64 @@ impl GroupBy {
         match self {
             Self::Route => Some(r.route.as_str()),
             Self::Target => r.target.as_deref(),
+            Self::Rule => r.rule.as_deref(),
+            Self::Intent => intent_of(&r.decision),
             Self::Key => r.key.as_deref(),
             Self::Team => r.team.as_deref(),
+            Self::Experiment => None,
+        }
+    }
+}
+
+/// The intent in a compact decision string (`...;intent=billing;...`).
+pub fn intent_of(decision: &str) -> Option<&str> {
+    decision
+        .split(';')
+        .find_map(|part| part.strip_prefix("intent="))
+        .filter(|i| !i.is_empty())
+}
+
+/// What one record contributes to an outcomes report: the row `outcomes` aggregates, and
+/// the fields a `--filter` expression may read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OutcomeRow {
+    pub row: crate::outcomes::RequestRow,
+    pub route: String,
+    pub target: Option<String>,
+    pub rule: Option<String>,
+    pub key: Option<String>,
+    pub team: Option<String>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    /// Whether the answer streamed.
+    pub stream: bool,
+}
+
+impl OutcomeRow {
+    pub fn of(r: &Record, by: GroupBy) -> Self {
+        Self {
+            row: crate::outcomes::RequestRow {
+                tenant: r.tenant.clone(),
+                request_id: r
+                    .client_request_id
+                    .clone()
+                    .unwrap_or_else(|| r.request_id.clone()),
+                group: by.of(r).map(str::to_owned),
+                episode: r.episode_id.clone(),
+                latency_ms: r.latency_ms,
+                ttft_ms: r.ttft_ms,
+                failed: r.failed(),
+                attempts: u32::try_from(r.attempts.len()).unwrap_or(u32::MAX),
+                cost_usd: r.cost_usd,
+            },
+            route: r.route.clone(),
+            target: r.target.clone(),
+            rule: r.rule.clone(),
+            key: r.key.clone(),
+            team: r.team.clone(),
+            status: r.status,
+            error: r.error.clone(),
+            stream: r.stream.is_some(),
         }
     }
 }

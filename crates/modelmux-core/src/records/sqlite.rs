@@ -12,8 +12,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::columns::{self, NAMES, Row};
 use super::feedback::{self, Feedback, Subject};
 use super::record::{Record, to_unix_ms};
-use super::report::{GroupBy, ReportRow, Sample, aggregate};
+use super::report::{GroupBy, OutcomeRow, ReportRow, Sample, aggregate};
 use super::store::{Store, StoreError, StoreFuture};
+use crate::outcomes::{FeedbackValue, RequestRow};
 
 /// Schema steps, applied in order; step `i` brings `user_version` to `i + 1`. Append only.
 const MIGRATIONS: &[&str] = &[
@@ -65,6 +66,8 @@ const MIGRATIONS: &[&str] = &[
         ON records (tenant, client_request_id);",
     // Feedback (`records::feedback`).
     super::feedback::SQLITE_MIGRATION,
+    // The classified intent, for reports by intent (`GroupBy::Intent`).
+    "ALTER TABLE records ADD COLUMN intent TEXT;",
 ];
 
 pub struct SqliteStore {
@@ -199,6 +202,7 @@ fn insert(conn: &mut Connection, rows: &[Row<'_>]) -> Result<(), StoreError> {
                 r.episode_id,
                 r.episode_turn,
                 r.client_request_id,
+                r.intent,
             ])
             .map_err(query_err)?;
             // Let a woken request-path thread have the core between rows: where the two
@@ -257,6 +261,63 @@ impl Store for SqliteStore {
                 .await?;
             Ok(aggregate(samples))
         })
+    }
+
+    fn outcome_rows(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<OutcomeRow>> {
+        let since = to_unix_ms(since);
+        Box::pin(self.with(move |conn| {
+            let sql = columns::outcome_query("records", by.column(), "?1");
+            let mut stmt = conn.prepare_cached(&sql).map_err(query_err)?;
+            let rows = stmt
+                .query_map([since], |r| {
+                    Ok(OutcomeRow {
+                        row: RequestRow {
+                            tenant: r.get(0)?,
+                            request_id: r.get(1)?,
+                            group: r.get(2)?,
+                            episode: r.get(3)?,
+                            latency_ms: columns::unsigned(r.get(4)?),
+                            ttft_ms: r.get::<_, Option<i64>>(5)?.map(columns::unsigned),
+                            failed: r.get(6)?,
+                            attempts: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                            cost_usd: r.get(8)?,
+                        },
+                        route: r.get(9)?,
+                        target: r.get(10)?,
+                        rule: r.get(11)?,
+                        key: r.get(12)?,
+                        team: r.get(13)?,
+                        status: r
+                            .get::<_, Option<i64>>(14)?
+                            .and_then(|s| u16::try_from(s).ok()),
+                        error: r.get(15)?,
+                        stream: r.get::<_, Option<bool>>(16)?.is_some(),
+                    })
+                })
+                .map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        }))
+    }
+
+    fn feedback_values(&self, since: SystemTime) -> StoreFuture<'_, Vec<FeedbackValue>> {
+        let since = to_unix_ms(since);
+        Box::pin(self.with(move |conn| {
+            let sql = columns::feedback_value_query("feedback", "?1");
+            let mut stmt = conn.prepare_cached(&sql).map_err(query_err)?;
+            let rows = stmt
+                .query_map([since], |r| {
+                    Ok(FeedbackValue {
+                        tenant: r.get(0)?,
+                        request_id: r.get(1)?,
+                        episode_id: r.get(2)?,
+                        metric: r.get(3)?,
+                        value: r.get(4)?,
+                        time_ms: r.get(5)?,
+                    })
+                })
+                .map_err(query_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(query_err)
+        }))
     }
 
     fn count(&self) -> StoreFuture<'_, u64> {

@@ -10,7 +10,8 @@ use std::time::SystemTime;
 
 use super::feedback::{Feedback, Subject};
 use super::record::Record;
-use super::report::{GroupBy, ReportRow};
+use super::report::{GroupBy, OutcomeRow, ReportRow};
+use crate::outcomes::FeedbackValue;
 
 /// What a store method returns: a boxed, `Send` future, so `dyn Store` works.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
@@ -29,6 +30,14 @@ pub trait Store: Send + Sync {
 
     /// Aggregates of the records since `since`, one row per group, busiest first.
     fn report(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<ReportRow>>;
+
+    /// What each record since `since` contributes to an outcomes report (`crate::outcomes`),
+    /// grouped by `by`, with the fields a report filter reads: one query over a few columns.
+    fn outcome_rows(&self, by: GroupBy, since: SystemTime) -> StoreFuture<'_, Vec<OutcomeRow>>;
+
+    /// Every feedback value accepted since `since` (booleans as 0 or 1; categories and
+    /// comments with no value), of every tenant: one query.
+    fn feedback_values(&self, since: SystemTime) -> StoreFuture<'_, Vec<FeedbackValue>>;
 
     /// How many records are stored.
     fn count(&self) -> StoreFuture<'_, u64>;

@@ -211,6 +211,12 @@ impl RecordSink {
         }
     }
 
+    /// The record store behind the writer, for reads (`GET /v1/analytics`); `None` for a
+    /// discarding sink.
+    pub fn store(&self) -> Option<&Arc<dyn Store>> {
+        self.client_ids.store()
+    }
+
     pub fn stats(&self) -> RecordStats {
         self.shared.stats()
     }

@@ -241,6 +241,21 @@ impl Store for FlakyStore {
         self.inner.report(by, since)
     }
 
+    fn outcome_rows(
+        &self,
+        by: GroupBy,
+        since: SystemTime,
+    ) -> StoreFuture<'_, Vec<modelmux_core::records::OutcomeRow>> {
+        self.inner.outcome_rows(by, since)
+    }
+
+    fn feedback_values(
+        &self,
+        since: SystemTime,
+    ) -> StoreFuture<'_, Vec<modelmux_core::outcomes::FeedbackValue>> {
+        self.inner.feedback_values(since)
+    }
+
     fn count(&self) -> StoreFuture<'_, u64> {
         self.inner.count()
     }
