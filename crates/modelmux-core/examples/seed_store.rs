@@ -9,7 +9,10 @@
 //!     --config bench/report-sqlite.toml --records 1000000 --feedback 200000
 //! ```
 
-#![allow(clippy::print_stdout, reason = "a command-line tool that reports progress")]
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool that reports progress"
+)]
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -108,12 +111,13 @@ async fn main() -> anyhow::Result<()> {
     let verdicts = feedback.min(episodes.len()) * 3 / 4;
     let mut rows = Vec::with_capacity(BATCH);
     for i in 0..feedback {
-        let (request_id, episode_id, metric) = if i < verdicts {
-            (None, Some(episodes[i].clone()), "resolved")
-        } else {
-            let r = &request_ids[rng.usize(..request_ids.len())];
-            (Some(r.clone()), None, "thumbs")
-        };
+        let (request_id, episode_id, metric) =
+            if let Some(ep) = episodes.get(i).filter(|_| i < verdicts) {
+                (None, Some(ep.clone()), "resolved")
+            } else {
+                let r = &request_ids[rng.usize(..request_ids.len())];
+                (Some(r.clone()), None, "thumbs")
+            };
         rows.push(Feedback {
             tenant: "open".into(),
             id: format!("fb-{seed}-{i}"),
@@ -125,9 +129,7 @@ async fn main() -> anyhow::Result<()> {
             source: "user".into(),
             comment: None,
             tags: Vec::new(),
-            time_ms: i64::try_from(
-                now.duration_since(SystemTime::UNIX_EPOCH)?.as_millis(),
-            )?,
+            time_ms: i64::try_from(now.duration_since(SystemTime::UNIX_EPOCH)?.as_millis())?,
         });
         if rows.len() == BATCH {
             store.write_feedback(&rows).await?;
