@@ -12,7 +12,8 @@ FEEDBACK="${FEEDBACK:-200000}"
 REPEAT="${REPEAT:-3}"
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/modelmux-ci-target}"
-cargo build --release -p modelmux -p modelmux-core --example seed_store >/dev/null
+cargo build --release -p modelmux >/dev/null
+cargo build --release -p modelmux-core --example seed_store >/dev/null
 BIN="$CARGO_TARGET_DIR/release/modelmux"
 SEED="$CARGO_TARGET_DIR/release/examples/seed_store"
 STAMP_DIR=/var/tmp/modelmux-bench-report
@@ -22,7 +23,9 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timed() { # timed CMD...: seconds of the median of REPEAT runs
   for _ in $(seq "$REPEAT"); do
     local t0 t1
-    t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N)
+    t0=$(date +%s.%N)
+    "$@" >/dev/null || { echo "failed: $*" >&2; exit 1; }
+    t1=$(date +%s.%N)
     echo "$t1 - $t0" | bc -l
   done | median
 }

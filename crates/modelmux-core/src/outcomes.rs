@@ -10,7 +10,8 @@
 //! one group (an episode that touched two routes counts once in each). Episode-level metrics
 //! are always per episode. Several values for one unit and metric: the latest counts.
 //! Intervals come from `stats` (Wilson for booleans and rates, Student t for floats, a
-//! seeded bootstrap for cost ratios), so the same data always gives the same report.
+//! seeded bootstrap for cost ratios — the delta method from 1,000 units on, where a bootstrap
+//! would cost resamples × units draws), so the same data always gives the same report.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -371,8 +372,16 @@ fn share(k: u64, n: u64) -> f64 {
     if n == 0 { 0.0 } else { k as f64 / n as f64 }
 }
 
-/// Σcost / Σresolved over units, with a seeded bootstrap interval over units.
+/// Units from which an interval of a ratio is worked out by the delta method rather than a
+/// bootstrap (whose cost is resamples × units; at this size the two agree).
+const DELTA_FROM: usize = 1000;
+
+/// Σcost / Σresolved over units, with a seeded bootstrap interval over units (the delta
+/// method on large samples).
 fn ratio(pairs: &[(f64, f64)], opts: &Options) -> Option<Estimate> {
+    if pairs.len() >= DELTA_FROM {
+        return stats::ratio_delta(pairs, opts.confidence);
+    }
     let of = |ps: &mut dyn Iterator<Item = (f64, f64)>| {
         let (c, r) = ps.fold((0.0, 0.0), |(c, r), (pc, pr)| (c + pc, r + pr));
         (r > 0.0).then(|| c / r)
@@ -396,7 +405,10 @@ fn ratio(pairs: &[(f64, f64)], opts: &Options) -> Option<Estimate> {
 
 fn compare(name: &str, base: &Samples, s: &Samples, opts: &Options) -> VsBaseline {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let cost_pct =
+    let large = base.unit_costs.len().min(s.unit_costs.len()) >= DELTA_FROM;
+    let cost_pct = if large {
+        stats::relative_difference_delta(&s.unit_costs, &base.unit_costs, opts.confidence)
+    } else {
         (!base.unit_costs.is_empty() && !s.unit_costs.is_empty() && mean(&base.unit_costs) > 0.0)
             .then(|| {
                 let point = (mean(&s.unit_costs) / mean(&base.unit_costs) - 1.0) * 100.0;
@@ -420,7 +432,8 @@ fn compare(name: &str, base: &Samples, s: &Samples, opts: &Options) -> VsBaselin
                     n: s.unit_costs.len() as u64,
                     confidence: opts.confidence,
                 }
-            });
+            })
+    };
     let metrics = s
         .metric_values
         .iter()

@@ -198,6 +198,65 @@ pub fn diff_means(a: &[f64], b: &[f64], confidence: f64) -> Option<Difference> {
     })
 }
 
+/// Σx / Σy over paired units (cost per resolved episode) with a delta-method interval:
+/// the large-sample normal approximation, for samples where a bootstrap would cost
+/// resamples × n draws. `None` when Σy is 0 or fewer than two units.
+pub fn ratio_delta(pairs: &[(f64, f64)], confidence: f64) -> Option<Estimate> {
+    let n = pairs.len();
+    if n < 2 {
+        return None;
+    }
+    let nf = n as f64;
+    let mx = pairs.iter().map(|p| p.0).sum::<f64>() / nf;
+    let my = pairs.iter().map(|p| p.1).sum::<f64>() / nf;
+    if my <= 0.0 {
+        return None;
+    }
+    let (mut vx, mut vy, mut cxy) = (0.0, 0.0, 0.0);
+    for (x, y) in pairs {
+        vx += (x - mx).powi(2);
+        vy += (y - my).powi(2);
+        cxy += (x - mx) * (y - my);
+    }
+    let d = nf - 1.0;
+    let (vx, vy, cxy) = (vx / d, vy / d, cxy / d);
+    let r = mx / my;
+    let var = (vx - 2.0 * r * cxy + r * r * vy) / (my * my * nf);
+    let half = z(confidence)? * var.max(0.0).sqrt();
+    Some(Estimate {
+        mean: r,
+        lo: r - half,
+        hi: r + half,
+        n: n as u64,
+        confidence,
+    })
+}
+
+/// (mean(a) / mean(b) − 1) × 100 for independent samples, with a delta-method interval
+/// (the large-sample counterpart of a bootstrap of the two means).
+pub fn relative_difference_delta(a: &[f64], b: &[f64], confidence: f64) -> Option<Estimate> {
+    let (ma, va) = mean_and_var(a)?;
+    let (mb, vb) = mean_and_var(b)?;
+    if mb <= 0.0 {
+        return None;
+    }
+    let q = ma / mb;
+    let rel_var = if ma == 0.0 {
+        va / (a.len() as f64 * mb * mb)
+    } else {
+        q * q * (va / (a.len() as f64 * ma * ma) + vb / (b.len() as f64 * mb * mb))
+    };
+    let half = z(confidence)? * rel_var.max(0.0).sqrt() * 100.0;
+    let point = (q - 1.0) * 100.0;
+    Some(Estimate {
+        mean: point,
+        lo: point - half,
+        hi: point + half,
+        n: a.len() as u64,
+        confidence,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +325,37 @@ mod tests {
             (a.lo - t.lo).abs() < 0.01 && (a.hi - t.hi).abs() < 0.01,
             "{a:?} {t:?}"
         );
+    }
+
+    #[test]
+    fn delta_intervals_agree_with_the_bootstrap_on_large_samples() {
+        let mut rng = fastrand::Rng::with_seed(3);
+        let pairs: Vec<(f64, f64)> = (0..4000)
+            .map(|_| (rng.f64() * 0.02, f64::from(u8::from(rng.f64() < 0.7))))
+            .collect();
+        let d = ratio_delta(&pairs, 0.95).unwrap();
+        // The bootstrap of the same ratio, by hand.
+        let n = pairs.len();
+        let mut draws: Vec<f64> = (0..2000)
+            .map(|_| {
+                let (c, r) = (0..n).fold((0.0, 0.0), |(c, r), _| {
+                    let p = pairs[rng.usize(..n)];
+                    (c + p.0, r + p.1)
+                });
+                c / r
+            })
+            .collect();
+        draws.sort_by(f64::total_cmp);
+        let (lo, hi) = (quantile(&draws, 0.025), quantile(&draws, 0.975));
+        let width = hi - lo;
+        assert!((d.lo - lo).abs() < width * 0.1, "{d:?} vs [{lo}, {hi}]");
+        assert!((d.hi - hi).abs() < width * 0.1, "{d:?} vs [{lo}, {hi}]");
+        let a: Vec<f64> = (0..3000).map(|_| rng.f64() * 0.03).collect();
+        let b: Vec<f64> = (0..3000).map(|_| rng.f64() * 0.01).collect();
+        let rel = relative_difference_delta(&a, &b, 0.95).unwrap();
+        assert!(rel.lo < rel.mean && rel.mean < rel.hi);
+        assert!((rel.mean - 200.0).abs() < 15.0, "{rel:?}");
+        assert!(ratio_delta(&[(1.0, 0.0), (2.0, 0.0)], 0.95).is_none());
     }
 
     #[test]
