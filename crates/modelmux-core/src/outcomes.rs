@@ -149,11 +149,12 @@ pub struct GroupOutcome {
     pub vs_baseline: Option<VsBaseline>,
 }
 
-/// The latest value per (tenant, unit key, metric).
-type Latest = HashMap<(Option<String>, String, String), (i64, Option<f64>)>;
+/// The latest value per (tenant, unit key, metric), borrowing from the feedback (no copy
+/// per lookup: a report over a million records looks up every unit and metric).
+type Latest<'a> = HashMap<(Option<&'a str>, &'a str, &'a str), (i64, Option<f64>)>;
 
-fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest {
-    let mut map: Latest = HashMap::new();
+fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest<'_> {
+    let mut map: Latest<'_> = HashMap::new();
     for f in feedback {
         let key = if episode_level {
             &f.episode_id
@@ -162,7 +163,7 @@ fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest {
         };
         let Some(key) = key else { continue };
         let slot = map
-            .entry((f.tenant.clone(), key.clone(), f.metric.clone()))
+            .entry((f.tenant.as_deref(), key.as_str(), f.metric.as_str()))
             .or_insert((i64::MIN, None));
         if f.time_ms >= slot.0 {
             *slot = (f.time_ms, f.value);
@@ -174,9 +175,25 @@ fn latest(feedback: &[FeedbackValue], episode_level: bool) -> Latest {
 /// One group's units: a unit is a request, or an episode's requests in the group (an
 /// episode belongs to one tenant).
 struct Unit<'a> {
-    rows: Vec<&'a RequestRow>,
+    rows: Rows<'a>,
     episode: Option<&'a str>,
     tenant: Option<&'a str>,
+}
+
+/// A unit's requests: one (no allocation per request unit), or an episode's.
+enum Rows<'a> {
+    One(&'a RequestRow),
+    Many(Vec<&'a RequestRow>),
+}
+
+impl<'a> Rows<'a> {
+    fn iter(&self) -> impl Iterator<Item = &'a RequestRow> + '_ {
+        let (one, many) = match self {
+            Rows::One(r) => (Some(*r), &[][..]),
+            Rows::Many(v) => (None, v.as_slice()),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
 }
 
 impl Unit<'_> {
@@ -241,7 +258,7 @@ fn units<'a>(rows: &[&'a RequestRow], per: Per) -> Vec<Unit<'a>> {
         Per::Request => rows
             .iter()
             .map(|r| Unit {
-                rows: vec![*r],
+                rows: Rows::One(r),
                 episode: r.episode.as_deref(),
                 tenant: r.tenant.as_deref(),
             })
@@ -261,7 +278,7 @@ fn episodes<'a>(rows: &[&'a RequestRow]) -> Vec<Unit<'a>> {
         .map(|((tenant, e), rows)| Unit {
             episode: Some(e),
             tenant,
-            rows,
+            rows: Rows::Many(rows),
         })
         .collect()
 }
@@ -269,8 +286,8 @@ fn episodes<'a>(rows: &[&'a RequestRow]) -> Vec<Unit<'a>> {
 fn group(
     name: &str,
     rows: &[&RequestRow],
-    by_request: &Latest,
-    by_episode: &Latest,
+    by_request: &Latest<'_>,
+    by_episode: &Latest<'_>,
     opts: &Options,
 ) -> (GroupOutcome, Samples) {
     let n = rows.len() as u64;
@@ -354,18 +371,21 @@ fn group(
 
 /// A unit's value of `m`: the episode's for an episode unit; for a request-level metric on
 /// an episode unit, the mean of its requests' values.
-fn unit_value(u: &Unit<'_>, m: &MetricSpec, table: &Latest) -> Option<f64> {
-    let tenant = u.tenant.map(str::to_owned);
+fn unit_value(u: &Unit<'_>, m: &MetricSpec, table: &Latest<'_>) -> Option<f64> {
     let get = |key: &str| {
         table
-            .get(&(tenant.clone(), key.to_owned(), m.name.clone()))
+            .get(&(u.tenant, key, m.name.as_str()))
             .and_then(|v| v.1)
     };
     if m.level == Level::Episode {
         return u.episode.and_then(get);
     }
-    let vals: Vec<f64> = u.rows.iter().filter_map(|r| get(&r.request_id)).collect();
-    (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    let (mut sum, mut n) = (0.0, 0u32);
+    for v in u.rows.iter().filter_map(|r| get(&r.request_id)) {
+        sum += v;
+        n += 1;
+    }
+    (n > 0).then(|| sum / f64::from(n))
 }
 
 fn share(k: u64, n: u64) -> f64 {
