@@ -74,6 +74,9 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS intent TEXT;",
 ];
 
+/// How long a connection keeps being driven after shutdown has begun.
+const SHUTDOWN_DRAIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Any constant: the advisory lock key that serialises migrations across instances.
 const MIGRATION_LOCK: i64 = 0x006d_6d78_5f72_6563;
 
@@ -92,8 +95,8 @@ pub struct PostgresStore {
     table: String,
     insert_sql: String,
     client: Mutex<Option<Arc<Client>>>,
-    /// Where each connection's driver runs (a `spawn_last` task: it ends when its client,
-    /// held by this store, is dropped with the record writer).
+    /// Where each connection's driver runs (a `spawn_last` task: it ends when its client
+    /// is dropped, or shortly after shutdown stops the last tasks).
     tasks: Tasks,
 }
 
@@ -207,10 +210,21 @@ impl PostgresStore {
                 StoreError::Unavailable(format!("cannot connect to PostgreSQL: {e}"))
             })?;
         self.tasks
-            .spawn_last("postgres connection", |_| async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!("PostgreSQL connection closed: {e}");
+            .spawn_last("postgres connection", |stop| async move {
+                let mut connection = std::pin::pin!(connection);
+                tokio::select! {
+                    ended = &mut connection => {
+                        if let Err(e) = ended {
+                            tracing::warn!("PostgreSQL connection closed: {e}");
+                        }
+                        return;
+                    }
+                    () = stop.cancelled() => {}
                 }
+                // Shutting down: the client may live on in shared state (stored Responses
+                // use the same store), so the driver does not wait for it to be dropped.
+                // Queries in flight (the record writer's last batch) get a moment to finish.
+                let _ = tokio::time::timeout(SHUTDOWN_DRAIN, connection).await;
             });
         Ok(client)
     }
