@@ -39,10 +39,12 @@ targets = ["up/m"]
 name = "resolved"
 type = "boolean"
 level = "episode"
+optimize = "max"
 TOML
 "$BIN" serve --config "$OUT/gw.toml" --log warn >"$OUT/gw.out" 2>&1 &
 GW=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null || { echo "the gateway did not start:"; cat "$OUT/gw.out"; exit 1; }
 echo '{"model":"chat","messages":[{"role":"user","content":"Where is my refund?"}],"max_tokens":50}' >"$OUT/chat.json"
 echo '{"episode_id":"ticket-1","metric":"resolved","value":true,"source":"user"}' >"$OUT/fb.json"
 chat() { python3 bench/probe.py load --url "http://127.0.0.1:$PORT/v1/chat/completions" \
